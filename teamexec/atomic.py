@@ -1,0 +1,53 @@
+"""Atomic file replacement: the one way teamexec writes state.
+
+A reader sees the old file or the new one, never half of either, and after
+``atomic_write`` returns the new content survives a power cut (file and
+directory both fsynced).  A failing write (disk full, EIO) leaves the previous
+file intact and removes the temporary file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` through a temporary file in the same directory."""
+    directory = path.parent
+    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            if durable:
+                os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+    if durable:
+        fsync_dir(directory)
+
+
+def dump_json(value: Any) -> bytes:
+    """The canonical on-disk JSON form: two-space indent, UTF-8, final newline."""
+    return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def atomic_write_json(path: Path, value: Any, *, durable: bool = True) -> None:
+    atomic_write(path, dump_json(value), durable=durable)

@@ -1,0 +1,256 @@
+"""Plain data at the bottom of the layering: enums and frozen records.
+
+Every other module speaks in these types.  Nothing here reads files, spawns
+processes or prints; the loader builds these records from disk and the pure
+core (validation, reconciliation, scheduling) turns them into decisions.
+
+Task files and team-session.json keep *all* their keys, known or not, in
+``data`` so that a rewrite never drops what another tool (Claude Code, CCW)
+put there.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+ROLE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+TASK_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    DELETED = "deleted"
+
+
+class SessionStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+
+
+class CompletionAction(StrEnum):
+    INTERACTIVE = "interactive"
+    AUTO_ARCHIVE = "auto_archive"
+    AUTO_KEEP = "auto_keep"
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Issue:
+    """One validation finding, printed as ``path:line: message``."""
+
+    path: str
+    line: int | None
+    message: str
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        prefix = "warning: " if self.severity is Severity.WARNING else ""
+        return f"{where}: {prefix}{self.message}"
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    """team-session.json ``executor`` object, with the protocol's defaults."""
+
+    max_workers: int = 4
+    orphan_after_s: float = 300.0
+    agent: tuple[str, ...] | None = None
+    cwd: str | None = None
+
+
+@dataclass(frozen=True)
+class RoleDef:
+    """A role as team-session.json registers it."""
+
+    name: str
+    prefix: str
+    role_spec: str  # path relative to the session directory
+    inner_loop: bool = False
+    responsibility_type: str | None = None
+    additional_prefixes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    """A validated role-spec markdown file (frontmatter + Phase 2-4 body)."""
+
+    role: str
+    prefix: str
+    inner_loop: bool
+    success_type: str
+    error_type: str
+    body: str
+    path: str  # relative to the session directory
+    agent: tuple[str, ...] | None = None
+    worker: tuple[str, ...] | None = None
+    additional_prefixes: tuple[str, ...] = ()
+    max_concurrent: int | None = None  # None: only max_workers bounds the role
+    timeout_s: float = 1800.0
+    max_retries: int = 2
+    stall_after_s: float = 600.0
+    env: Mapping[str, str] = field(default_factory=dict)
+    transient_patterns: tuple[str, ...] | None = None  # None: built-in list
+    permanent_patterns: tuple[str, ...] | None = None
+    frontmatter: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskDetails:
+    """Optional per-task details from ``capabilities[].tasks[]``."""
+
+    description: str | None = None
+    goal: str | None = None
+    steps: tuple[str, ...] = ()
+    key_files: tuple[str, ...] = ()
+    upstream_artifacts: tuple[str, ...] = ()
+    success_criteria: tuple[str, ...] = ()
+    constraints: tuple[str, ...] = ()
+    artifacts: tuple[str, ...] = ()  # the capability's artifacts
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """One node of task-analysis.json's dependency graph, role resolved."""
+
+    task_id: str
+    depends_on: tuple[str, ...]
+    role: str | None  # None only while invalid: validation reports it
+    details: TaskDetails = field(default_factory=TaskDetails)
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task file.  ``data`` is the whole JSON object, unknown keys included."""
+
+    data: Mapping[str, Any]
+
+    @property
+    def id(self) -> str:
+        return str(self.data["id"])
+
+    @property
+    def status(self) -> TaskStatus:
+        return TaskStatus(self.data.get("status", "pending"))
+
+    @property
+    def owner(self) -> str | None:
+        owner = self.data.get("owner")
+        return owner if isinstance(owner, str) and owner else None
+
+    @property
+    def blocked_by(self) -> tuple[str, ...]:
+        return tuple(str(x) for x in self.data.get("blockedBy") or ())
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        meta = self.data.get("metadata")
+        return meta if isinstance(meta, dict) else {}
+
+    @property
+    def attempts(self) -> int:
+        value = self.metadata.get("attempts", 0)
+        return value if isinstance(value, int) else 0
+
+    @property
+    def claimed_by(self) -> str | None:
+        value = self.metadata.get("claimed_by")
+        return value if isinstance(value, str) else None
+
+    def evolve(self, **changes: Any) -> Task:
+        """A copy with top-level keys replaced; ``metadata=`` merges into metadata."""
+        data = dict(self.data)
+        meta_changes = changes.pop("metadata", None)
+        data.update(changes)
+        if meta_changes is not None:
+            merged = dict(self.metadata)
+            for key, value in meta_changes.items():
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            data["metadata"] = merged
+        return Task(data)
+
+
+@dataclass(frozen=True)
+class Session:
+    """A loaded and validated session: what the pure core decides on."""
+
+    root: Path
+    data: Mapping[str, Any]  # team-session.json, unknown keys included
+    analysis: Mapping[str, Any]  # task-analysis.json
+    roles: Mapping[str, RoleDef]
+    specs: Mapping[str, RoleSpec]
+    graph: Mapping[str, GraphNode]
+    executor: ExecutorConfig
+    warnings: tuple[Issue, ...] = ()
+
+    @property
+    def session_id(self) -> str:
+        return str(self.data["session_id"])
+
+    @property
+    def team_name(self) -> str:
+        return str(self.data["team_name"])
+
+    @property
+    def task_description(self) -> str:
+        return str(self.data["task_description"])
+
+    @property
+    def status(self) -> SessionStatus:
+        return SessionStatus(self.data["status"])
+
+    @property
+    def completion_action(self) -> CompletionAction:
+        return CompletionAction(self.data.get("completion_action", "interactive"))
+
+    @property
+    def completed_tasks(self) -> tuple[str, ...]:
+        return tuple(str(x) for x in self.data.get("completed_tasks") or ())
+
+    @property
+    def active_workers(self) -> tuple[Mapping[str, Any], ...]:
+        return tuple(w for w in self.data.get("active_workers") or () if isinstance(w, dict))
+
+
+def task_sort_key(task_id: str) -> tuple[tuple[int, int | str], ...]:
+    """Order task ids with numbers compared as numbers (IMPL-2 before IMPL-10)."""
+    parts = re.split(r"(\d+)", task_id)
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p != "")
+
+
+def iso(ts: float) -> str:
+    """Format epoch seconds as the ISO 8601 UTC form used in every state file."""
+    moment = datetime.datetime.fromtimestamp(ts, tz=datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: object) -> float | None:
+    """Epoch seconds from an ISO 8601 string (or a number); None when unreadable."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        return float(text)
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.timestamp()

@@ -1,0 +1,41 @@
+"""Which tasks may start now (PROTOCOL §5), shared by the executor and the worker.
+
+A task is ready when it is ``pending``, every ``blockedBy`` task is
+``completed``, its owner is a known role, and its retry back-off
+(``metadata.retry_at``) has passed.  Ready tasks start in task-id order with
+numbers compared as numbers.  Standard library only: the inner-loop worker
+imports this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+
+from teamexec.model import Task, TaskStatus, parse_iso, task_sort_key
+
+
+def retry_at(task: Task) -> float | None:
+    return parse_iso(task.metadata.get("retry_at"))
+
+
+def is_ready(task: Task, tasks: Mapping[str, Task], roles: Collection[str], now: float) -> bool:
+    if task.status is not TaskStatus.PENDING or task.owner not in roles:
+        return False
+    for dep in task.blocked_by:
+        other = tasks.get(dep)
+        if other is None or other.status is not TaskStatus.COMPLETED:
+            return False
+    due = retry_at(task)
+    return due is None or due <= now
+
+
+def ready_tasks(
+    tasks: Mapping[str, Task], roles: Collection[str], now: float, *, owner: str | None = None
+) -> list[Task]:
+    """Ready tasks in start order; ``owner`` keeps only that role's."""
+    found: Iterable[Task] = (
+        t
+        for t in tasks.values()
+        if (owner is None or t.owner == owner) and is_ready(t, tasks, roles, now)
+    )
+    return sorted(found, key=lambda t: task_sort_key(t.id))
