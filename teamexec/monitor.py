@@ -1,0 +1,108 @@
+"""Wake-up sources of the executor: watchdog events, worker exits, signals.
+
+Handlers only put small records on one ``queue.SimpleQueue`` (its ``put`` is
+safe to call from a signal handler); the engine consumes them.  Events are
+hints: the engine lists the inbox itself on every pass and on a slow timer,
+so an event the kernel dropped costs latency, never a message.
+
+A polling observer is used with ``--poll`` or where the file system gives no
+inotify events (NFS, CIFS/SMB, SSHFS and other FUSE mounts).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
+
+REMOTE_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "sshfs", "9p", "afs", "ceph", "glusterfs"}
+
+
+@dataclass(frozen=True)
+class Wake:
+    """One hint: ``kind`` is inbox, spec, control, exit or signal."""
+
+    kind: str
+    name: str = ""
+    code: int | None = None
+
+
+def filesystem_type(path: Path) -> str:
+    """The type of the mount holding ``path``, from /proc/mounts ('' if unknown)."""
+    try:
+        lines = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return ""
+    target = os.path.realpath(path)
+    best, fstype = "", ""
+    for line in lines:
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        mount = parts[1].replace("\\040", " ")
+        if (target == mount or target.startswith(mount.rstrip("/") + "/")) and len(mount) > len(
+            best
+        ):
+            best, fstype = mount, parts[2]
+    return fstype
+
+
+def needs_polling(path: Path) -> bool:
+    fstype = filesystem_type(path)
+    return fstype in REMOTE_FS or fstype.startswith("fuse")
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, wakes: queue.SimpleQueue[Wake], kind: str) -> None:
+        self.wakes = wakes
+        self.kind = kind
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("created", "moved", "modified", "closed"):
+            target = getattr(event, "dest_path", "") or event.src_path
+            name = os.path.basename(os.fsdecode(target))
+            if not name.startswith("."):
+                self.wakes.put(Wake(self.kind, name))
+
+
+class Monitor:
+    """Owns the observer and the exit-watching threads; the engine reads ``wakes``."""
+
+    def __init__(self, *, poll: bool, probe: Path) -> None:
+        self.wakes: queue.SimpleQueue[Wake] = queue.SimpleQueue()
+        self.polling = poll or needs_polling(probe)
+        self.observer: BaseObserver = PollingObserver(timeout=0.2) if self.polling else Observer()
+        self._threads: list[threading.Thread] = []
+
+    def watch(self, directory: Path, kind: str) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.observer.schedule(_Handler(self.wakes, kind), os.fspath(directory), recursive=False)
+
+    def start(self) -> None:
+        self.observer.start()
+
+    def stop(self) -> None:
+        self.observer.stop()
+        self.observer.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=0.1)
+
+    def watch_exit(self, worker_id: str, proc: subprocess.Popen[bytes]) -> None:
+        """A thread that waits for one child and reports its exit code."""
+
+        def wait() -> None:
+            code = proc.wait()
+            self.wakes.put(Wake("exit", worker_id, code))
+
+        thread = threading.Thread(target=wait, name=f"wait-{worker_id}", daemon=True)
+        thread.start()
+        self._threads = [t for t in self._threads if t.is_alive()]
+        self._threads.append(thread)
