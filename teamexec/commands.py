@@ -234,7 +234,7 @@ def check(session_path: Path, *, task_list: Path | None, cli_agent: str | None) 
     return build_status(
         session,
         tasks,
-        workers=engine.worker_facts(),
+        workers=engine.worker_facts(tasks),
         runnable_roles=engine.runnable_roles(),
         now=time.time(),
         locked_by=lock_holder(paths.lock),

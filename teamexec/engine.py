@@ -147,8 +147,14 @@ class Engine:
     def runnable_roles(self) -> set[str]:
         return {r for r, spec in self.specs.items() if runnable(spec, self.agent_for(r))}
 
-    def worker_facts(self) -> dict[str, WorkerFact]:
+    def worker_facts(self, tasks: Mapping[str, Task] | None = None) -> dict[str, WorkerFact]:
+        """Liveness of recorded workers, and of unrecorded ones that claimed a task."""
         facts: dict[str, WorkerFact] = {}
+        for task in (tasks or {}).values():
+            wid = task.claimed_by
+            if task.status is TaskStatus.IN_PROGRESS and wid:
+                found = self.liveness.find_worker(wid)
+                facts[wid] = WorkerFact(found is not None, *(found or (None, None)))
         for entry in self.session.active_workers:
             wid = entry.get("worker_id")
             if not isinstance(wid, str):
@@ -173,7 +179,7 @@ class Engine:
         world = World(
             session=self.session,
             tasks=tasks,
-            workers=self.worker_facts(),
+            workers=self.worker_facts(tasks),
             now=now,
             mtimes=mtimes,
             inbox=inbox.read_inbox(self.paths),

@@ -216,6 +216,36 @@ def judge_in_progress(
     return events, recheck
 
 
+def unrecorded_workers(
+    world: World, tasks: Mapping[str, Task], entries: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Entries for live workers that claimed a task but are missing from active_workers.
+
+    An inner-loop worker claims its next task itself; liveness finds it by its
+    worker id, and it is adopted like a recorded one.
+    """
+    known = {_entry_worker_id(e) for e in entries}
+    found = []
+    for task in sorted(tasks.values(), key=lambda t: task_sort_key(t.id)):
+        wid = task.claimed_by
+        fact = world.workers.get(wid or "")
+        if task.status is not TaskStatus.IN_PROGRESS or wid in known or not fact or not fact.alive:
+            continue
+        found.append(
+            {
+                "worker_id": wid,
+                "role": task.owner,
+                "task_id": task.id,
+                "pid": fact.pid,
+                "pid_started_at": fact.pid_started_at,
+                "started_at": task.metadata.get("started_at") or iso(world.now),
+                "attempt": task.attempts,
+            }
+        )
+        known.add(wid)
+    return found
+
+
 def live_entries(world: World, entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The ``active_workers`` entries whose worker is alive, pids filled in."""
     kept = []
@@ -254,6 +284,7 @@ def reconcile(world: World) -> Reconciliation:
     for decision in decisions:
         events.extend(decision.verdict.events)
     entries = [e for e in data.get("active_workers") or () if isinstance(e, dict)]
+    entries += unrecorded_workers(world, tasks, entries)
     judged, recheck = judge_in_progress(world, tasks, entries)
     events.extend(judged)
     # completions the inbox brought join the list; nothing new to merge back

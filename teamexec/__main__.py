@@ -1,0 +1,5 @@
+"""``python -m teamexec`` runs the CLI."""
+
+from teamexec.cli import main
+
+main()
