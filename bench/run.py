@@ -64,13 +64,17 @@ def timed(command: list[str], *, cwd: Path, prepare: Callable[[], None]) -> floa
 
 
 def teamexec_bin() -> str:
-    found = shutil.which("teamexec", path=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    found = shutil.which(
+        "teamexec", path=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
+    )
     if not found:
         raise SystemExit("teamexec is not installed in this environment")
     return found
 
 
-def bench_case(shape: str, n: int, jobs: int, repeat: int, snake: Path | None, worker: str | None) -> dict[str, float]:
+def bench_case(
+    shape: str, n: int, jobs: int, repeat: int, snake: Path | None, worker: str | None
+) -> dict[str, float]:
     graph = graph_for(shape, n)
     case = OUT / f"{shape}-{len(graph)}"
     session = case / "session"
@@ -79,12 +83,22 @@ def bench_case(shape: str, n: int, jobs: int, repeat: int, snake: Path | None, w
     runners: dict[str, tuple[list[str], Path, Callable[[], None]]] = {
         "make": (["make", f"-j{jobs}", "-s"], case / "make", lambda: None),
         "teamexec": (
-            [teamexec_bin(), "run", str(session), "--max-workers", str(jobs), "--completion", "keep", "--json"],
+            [
+                teamexec_bin(),
+                "run",
+                str(session),
+                "--max-workers",
+                str(jobs),
+                "--completion",
+                "keep",
+                "--json",
+            ],
             case,
             lambda: write_session(session, graph, agent=["true"], worker=worker),
         ),
     }
     if snake is not None:
+
         def clean_snake() -> None:
             shutil.rmtree(case / "snake" / "out", ignore_errors=True)
             shutil.rmtree(case / "snake" / ".snakemake", ignore_errors=True)
@@ -102,16 +116,22 @@ def bench_case(shape: str, n: int, jobs: int, repeat: int, snake: Path | None, w
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
-    parser.add_argument("--shapes", nargs="+", default=["layered"], choices=["layered", "chain", "fanout"])
+    parser.add_argument(
+        "--shapes", nargs="+", default=["layered"], choices=["layered", "chain", "fanout"]
+    )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-snakemake", action="store_true")
     parser.add_argument("--worker", default=None, help="role-spec `worker` for the teamexec runs")
     args = parser.parse_args()
     snake = None if args.no_snakemake else snakemake_bin()
-    print(f"| shape | tasks | -j | make s | teamexec s | snakemake s | teamexec/make | snakemake/teamexec |")
+    print(
+        f"| shape | tasks | -j | make s | teamexec s | snakemake s | teamexec/make | snakemake/teamexec |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for shape in args.shapes:
         for n in args.sizes:

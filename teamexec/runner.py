@@ -28,7 +28,7 @@ CONTROL_STOP = "stop"
 
 def reload_spec(engine: Engine, name: str) -> None:
     """A role-spec changed on disk: use it from the next spawn, or keep the last valid one."""
-    role = next((r for r, s in engine.specs.items() if s.path.endswith(f"/{name}")), None)
+    role = next((r for r, s in engine.specs.items() if s.path.rsplit("/", 1)[-1] == name), None)
     if role is None:
         return
     spec = engine.specs[role]
@@ -39,7 +39,7 @@ def reload_spec(engine: Engine, name: str) -> None:
         engine.emit(Event(EventKind.SPEC_INVALID, "executor", f"{path}: cannot read: {exc}"))
         return
     parsed, issues = parse_role_spec(
-        text, path=str(path), expected_role=role, expected_prefix=spec.prefix
+        text, path=str(path), expected_role=role, expected_prefix=spec.prefix, rel_path=spec.path
     )
     errors = [i for i in issues if i.severity == "error"]
     if parsed is None or errors:

@@ -41,6 +41,12 @@ def worker_env(
     cwd: Path,
 ) -> dict[str, str]:
     env = dict(base)
+    # agents call `teamexec msg`: make the executor's own installation findable even
+    # when it was started as .venv/bin/teamexec without activating the venv
+    bindir = os.path.dirname(sys.executable)
+    path = env.get("PATH", os.defpath)
+    if bindir not in path.split(os.pathsep):
+        env["PATH"] = bindir + os.pathsep + path
     env.update(spec.env)
     env.update(
         TEAMEXEC_SESSION=str(paths.root.resolve()),

@@ -123,7 +123,9 @@ def status_lines(view: Mapping[str, Any]) -> list[str]:
     lines.append("Execution graph:")
     for row in view["tasks"]:
         deps = f"  ← {', '.join(row['depends_on'])}" if row["depends_on"] else ""
-        label = row["status"].replace("_", " ")
+        label = (
+            "not created yet" if row["status"] == "not_created" else row["status"].replace("_", " ")
+        )
         lines.append(
             f"  {MARKS[row['status']]} {row['id']:<20} {row['role'] or '?':<14} {label}{deps}"
         )

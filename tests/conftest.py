@@ -18,7 +18,8 @@ def no_leaks():
     for proc in leaked:
         proc.kill()
     threads = [
-        t for t in threading.enumerate()
+        t
+        for t in threading.enumerate()
         if t.ident not in before_threads and t.is_alive() and not t.daemon
     ]
     assert not leaked, f"test leaked processes: {[p.cmdline() for p in leaked]}"

@@ -43,7 +43,10 @@ def write_session(
     """A session whose role for ``X-001`` is ``x`` (prefix lower-cased)."""
     root.mkdir(parents=True, exist_ok=True)
     prefixes = sorted({t.rsplit("-", 1)[0] for t in graph})
-    roles = [{"name": p.lower(), "prefix": p, "role_spec": f"role-specs/{p.lower()}.md"} for p in prefixes]
+    roles = [
+        {"name": p.lower(), "prefix": p, "role_spec": f"role-specs/{p.lower()}.md"}
+        for p in prefixes
+    ]
     session = {
         "session_id": f"TEST-{root.name}",
         "task_description": "integration test",
@@ -55,7 +58,11 @@ def write_session(
     }
     analysis = {
         "capabilities": [
-            {"name": p.lower(), "prefix": p, "tasks": [{"id": t} for t in graph if t.startswith(p + "-")]}
+            {
+                "name": p.lower(),
+                "prefix": p,
+                "tasks": [{"id": t} for t in graph if t.startswith(p + "-")],
+            }
             for p in prefixes
         ],
         "dependency_graph": {t: list(d) for t, d in graph.items()},
@@ -72,8 +79,9 @@ def write_session(
     return root
 
 
-def teamexec(*args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None,
-             timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def teamexec(
+    *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a subprocess."""
     full_env = {**os.environ, **(env or {})}
     full_env.pop("TEAMEXEC_AGENT", None)
@@ -125,4 +133,8 @@ def runs(root: Path, task: str) -> list[str]:
     directory = root / "runs"
     if not directory.is_dir():
         return []
-    return sorted(p.name for p in directory.iterdir() if p.name.startswith(f"{task}.") and ".done." not in p.name)
+    return sorted(
+        p.name
+        for p in directory.iterdir()
+        if p.name.startswith(f"{task}.") and ".done." not in p.name
+    )

@@ -9,7 +9,9 @@ from teamexec.errors import CycleError
     [
         pytest.param({"A": ["A"]}, ["A", "A"], id="self-loop"),
         pytest.param({"A": ["B"], "B": ["A"]}, ["A", "B", "A"], id="two"),
-        pytest.param({"A": [], "B": ["C"], "C": ["D"], "D": ["B"]}, ["B", "C", "D", "B"], id="three"),
+        pytest.param(
+            {"A": [], "B": ["C"], "C": ["D"], "D": ["B"]}, ["B", "C", "D", "B"], id="three"
+        ),
         pytest.param({"A": [], "B": ["A"], "C": ["A", "B"]}, None, id="diamond-no-cycle"),
         pytest.param({"A": ["ghost"]}, None, id="unknown-deps-ignored"),
     ],

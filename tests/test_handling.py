@@ -129,7 +129,10 @@ def test_progress_records_role_state():
 
 
 def test_blocker_and_capability_gap_only_warn():
-    for kind, event in (("blocker", EventKind.BLOCKER), ("capability_gap", EventKind.CAPABILITY_GAP)):
+    for kind, event in (
+        ("blocker", EventKind.BLOCKER),
+        ("capability_gap", EventKind.CAPABILITY_GAP),
+    ):
         verdict = apply_message(message(kind), ctx(running()))
         assert verdict.accepted and not verdict.updates
         assert verdict.events[0].kind is event

@@ -68,7 +68,9 @@ def test_in_progress_with_dead_worker_is_interrupted():
 def test_in_progress_with_live_worker_is_adopted():
     task = make_task("RESEARCH-001", "in_progress", claimed_by="w1", attempts=1)
     entry = {"worker_id": "w1", "task_id": "RESEARCH-001", "pid": 99, "pid_started_at": 5.0}
-    rec = reconcile(world([task], data={"active_workers": [entry]}, workers={"w1": WorkerFact(True, 99, 5.0)}))
+    rec = reconcile(
+        world([task], data={"active_workers": [entry]}, workers={"w1": WorkerFact(True, 99, 5.0)})
+    )
     assert rec.tasks["RESEARCH-001"].status is TaskStatus.IN_PROGRESS
     assert rec.session_data["active_workers"] == [entry]
     assert EventKind.WORKER_ADOPTED in kinds(rec)
@@ -78,7 +80,9 @@ def test_reused_pid_is_not_adopted():
     """Liveness says 'dead' when the pid exists but its start time disagrees."""
     task = make_task("RESEARCH-001", "in_progress", claimed_by="w1", attempts=1)
     entry = {"worker_id": "w1", "task_id": "RESEARCH-001", "pid": 1, "pid_started_at": 5.0}
-    rec = reconcile(world([task], data={"active_workers": [entry]}, workers={"w1": WorkerFact(False, 1, 5.0)}))
+    rec = reconcile(
+        world([task], data={"active_workers": [entry]}, workers={"w1": WorkerFact(False, 1, 5.0)})
+    )
     assert rec.tasks["RESEARCH-001"].status is TaskStatus.PENDING
 
 
@@ -96,14 +100,18 @@ def test_orphan_is_reset_only_after_orphan_after_s():
 def test_orphan_age_falls_back_to_file_mtime():
     task = make_task("RESEARCH-001", "in_progress")
     w = world([task])
-    w = World(session=w.session, tasks=w.tasks, workers={}, now=NOW, mtimes={"RESEARCH-001": NOW - 1000})
+    w = World(
+        session=w.session, tasks=w.tasks, workers={}, now=NOW, mtimes={"RESEARCH-001": NOW - 1000}
+    )
     assert reconcile(w).tasks["RESEARCH-001"].status is TaskStatus.PENDING
 
 
 def test_worker_killed_between_record_and_pid_is_found_by_worker_id():
     task = make_task("RESEARCH-001", "in_progress", claimed_by="w1", attempts=1)
     entry = {"worker_id": "w1", "task_id": "RESEARCH-001"}
-    rec = reconcile(world([task], data={"active_workers": [entry]}, workers={"w1": WorkerFact(True, 42, 7.0)}))
+    rec = reconcile(
+        world([task], data={"active_workers": [entry]}, workers={"w1": WorkerFact(True, 42, 7.0)})
+    )
     assert rec.tasks["RESEARCH-001"].status is TaskStatus.IN_PROGRESS
     assert rec.session_data["active_workers"][0]["pid"] == 42
 
@@ -113,10 +121,19 @@ def test_completion_waiting_in_inbox_beats_interrupted():
     task = make_task("RESEARCH-001", "in_progress", claimed_by="w1", attempts=1)
     data = {"active_workers": [{"worker_id": "w1", "task_id": "RESEARCH-001", "pid": 9}]}
     msg = {
-        "id": "m1", "ts": iso(NOW - 1), "from": "research", "to": "executor",
-        "type": "task_complete", "summary": "done", "data": {"task_id": "RESEARCH-001", "attempt": 1},
+        "id": "m1",
+        "ts": iso(NOW - 1),
+        "from": "research",
+        "to": "executor",
+        "type": "task_complete",
+        "summary": "done",
+        "data": {"task_id": "RESEARCH-001", "attempt": 1},
     }
-    rec = reconcile(world([task], data=data, workers={"w1": WorkerFact(False)}, inbox=[InboxItem("m1.json", msg)]))
+    rec = reconcile(
+        world(
+            [task], data=data, workers={"w1": WorkerFact(False)}, inbox=[InboxItem("m1.json", msg)]
+        )
+    )
     assert rec.tasks["RESEARCH-001"].status is TaskStatus.COMPLETED
     assert EventKind.TASK_INTERRUPTED not in kinds(rec)
     assert rec.messages[0].log
@@ -138,7 +155,10 @@ STATUSES = ["pending", "in_progress", "completed", "failed"]
 def worlds(draw):
     n = draw(st.integers(1, 8))
     ids = [f"T-{i:03d}" for i in range(n)]
-    graph = {tid: draw(st.lists(st.sampled_from(ids[:i]), unique=True)) if i else [] for i, tid in enumerate(ids)}
+    graph = {
+        tid: draw(st.lists(st.sampled_from(ids[:i]), unique=True)) if i else []
+        for i, tid in enumerate(ids)
+    }
     tasks = []
     for tid in ids:
         if draw(st.booleans()):

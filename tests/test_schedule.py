@@ -16,7 +16,11 @@ def tasks_of(*tasks):
 
 def spawn_ids(tasks, running=(), max_workers=4, specs=SPECS, runnable=("a", "b")):
     plan = plan_spawns(
-        tasks=tasks, specs=specs, running=list(running), max_workers=max_workers, now=NOW,
+        tasks=tasks,
+        specs=specs,
+        running=list(running),
+        max_workers=max_workers,
+        now=NOW,
         runnable_roles=set(runnable),
     )
     return [s.task_id for s in plan]

@@ -23,7 +23,9 @@ def layered(layers: int, width: int) -> dict[str, list[str]]:
             if layer == 0:
                 graph[tid] = []
             else:
-                graph[tid] = sorted({f"L{layer - 1}-{i:03d}", f"L{layer - 1}-{(i + 1) % width:03d}"})
+                graph[tid] = sorted(
+                    {f"L{layer - 1}-{i:03d}", f"L{layer - 1}-{(i + 1) % width:03d}"}
+                )
     return graph
 
 
@@ -51,8 +53,9 @@ def test_resume_after_sigkill_runs_every_task_exactly_once(tmp_path):
 
 
 def test_resume_adopts_a_live_worker_and_applies_its_late_callback(tmp_path):
-    root = write_session(tmp_path / "s", {"A-001": [], "B-001": ["A-001"]},
-                         behaviour={"A-001": {"wait_for": "go"}})
+    root = write_session(
+        tmp_path / "s", {"A-001": [], "B-001": ["A-001"]}, behaviour={"A-001": {"wait_for": "go"}}
+    )
     proc = start_teamexec("run", str(root))
     wait_for(lambda: runs(root, "A-001"), what="agent start")
     proc.send_signal(signal.SIGKILL)

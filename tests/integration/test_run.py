@@ -81,7 +81,9 @@ def test_inner_loop_role_keeps_one_worker(tmp_path):
 def test_failed_task_stops_its_dependents_and_exits_1(tmp_path):
     graph = {"A-001": [], "B-001": ["A-001"], "C-001": []}
     behaviour = {"A-001": {"fail_times": 99, "fail_message": "boom"}}
-    root = write_session(tmp_path / "s", graph, behaviour=behaviour, specs={"a": {"max_retries": 1}})
+    root = write_session(
+        tmp_path / "s", graph, behaviour=behaviour, specs={"a": {"max_retries": 1}}
+    )
     result = teamexec("run", str(root), "--backoff-scale", "0.01")
     assert result.returncode == 1
     state = tasks(root)
