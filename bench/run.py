@@ -46,7 +46,7 @@ def snakemake_bin() -> Path | None:
 
 def graph_for(shape: str, n: int) -> dict[str, list[str]]:
     if shape == "layered":
-        width = max(1, int(round(n**0.5)))
+        width = max(1, round(n**0.5))
         return layered(max(1, n // width), width)
     if shape == "chain":
         return chain(n)
@@ -129,9 +129,8 @@ def main() -> None:
     parser.add_argument("--worker", default=None, help="role-spec `worker` for the teamexec runs")
     args = parser.parse_args()
     snake = None if args.no_snakemake else snakemake_bin()
-    print(
-        f"| shape | tasks | -j | make s | teamexec s | snakemake s | teamexec/make | snakemake/teamexec |"
-    )
+    header = ["shape", "tasks", "-j", "make s", "teamexec s", "snakemake s"]
+    print("| " + " | ".join([*header, "teamexec/make", "snakemake/teamexec"]) + " |")
     print("|---|---|---|---|---|---|---|---|")
     for shape in args.shapes:
         for n in args.sizes:
@@ -139,11 +138,10 @@ def main() -> None:
             snake_s = med.get("snakemake")
             ratio_make = med["teamexec"] / med["make"]
             ratio_snake = f"{snake_s / med['teamexec']:.2f}" if snake_s else "-"
-            print(
-                f"| {shape} | {n} | {args.jobs} | {med['make']:.3f} | {med['teamexec']:.3f} | "
-                f"{snake_s if snake_s is None else f'{snake_s:.3f}'} | {ratio_make:.2f} | {ratio_snake} |",
-                flush=True,
-            )
+            snake_text = f"{snake_s:.3f}" if snake_s else "-"
+            cells = [shape, n, args.jobs, f"{med['make']:.3f}", f"{med['teamexec']:.3f}"]
+            cells += [snake_text, f"{ratio_make:.2f}", ratio_snake]
+            print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ import json
 import signal
 
 import pytest
-
 from sessionkit import runs, start_teamexec, tasks, teamexec, wait_for, write_session
 
 DIAMOND = {
@@ -111,7 +110,7 @@ def test_sigint_stops_workers_and_pauses(tmp_path):
     proc = start_teamexec("run", str(root))
     wait_for(lambda: runs(root, "A-001"), what="agent start")
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     state = tasks(root)
     assert state["A-001"]["status"] == "pending"
