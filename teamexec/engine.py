@@ -21,6 +21,7 @@ from typing import Any
 
 from teamexec import inbox, spawn
 from teamexec.agentcmd import resolve_agent, runnable
+from teamexec.errors import StateCorrupt
 from teamexec.events import Event, EventKind
 from teamexec.failures import FailureKind
 from teamexec.handling import Context, apply_message, fail_attempt
@@ -306,10 +307,19 @@ class Engine:
             return
         try:
             task = self.store.read(task_id)
-        except Exception:  # a damaged task file: keep the last good state
+        except StateCorrupt as exc:
+            self._corrupt_task(task_id, exc)
             return
         if task is not None:
             self.tasks[task_id] = task
+
+    def _corrupt_task(self, task_id: str, exc: StateCorrupt) -> None:
+        """A task file damaged by hand mid-run: say so, and write the last good state back."""
+        if task_id not in self.tasks:
+            return
+        text = f"{exc.path}: {exc.reason}; restoring the last good state of {task_id}"
+        self.emit(Event(EventKind.STATE_CORRUPT, "executor", text, task_id))
+        self.dirty.add(task_id)
 
     def _note_worker(self, message: Any, verdict: Any, now: float) -> None:
         """Heartbeats, and an inner-loop worker moving on to its next task."""
@@ -360,7 +370,8 @@ class Engine:
             if task_id not in self.dirty and task.owner == live.role:
                 try:
                     fresh = self.store.read(task_id)
-                except Exception:
+                except StateCorrupt as exc:
+                    self._corrupt_task(task_id, exc)
                     fresh = None
                 if fresh is not None:
                     self.tasks[task_id] = task = fresh

@@ -21,6 +21,7 @@ from teamexec.model import RoleSpec, Session
 from teamexec.paths import SessionPaths
 
 BUILTIN_WORKER: tuple[str, ...] = (sys.executable, "-m", "teamexec.worker")
+MAX_ENV_TEXT = 64 * 1024  # one environment string may not exceed 128 KiB on Linux
 
 
 def new_worker_id(role: str, task_id: str, attempt: int) -> str:
@@ -51,6 +52,8 @@ def worker_env(
     env.update(
         TEAMEXEC_SESSION=str(paths.root.resolve()),
         TEAMEXEC_SESSION_ID=session.session_id,
+        TEAMEXEC_TEAM_NAME=session.team_name,
+        TEAMEXEC_REQUIREMENT=session.task_description[:MAX_ENV_TEXT],
         TEAMEXEC_ROLE=spec.role,
         TEAMEXEC_ROLE_SPEC=str(spec_path.resolve()),
         TEAMEXEC_TASK_ID=task_id,

@@ -52,7 +52,6 @@ class Worker:
 
     # ---------------------------------------------------------------- a task
     def prompt_for(self, task_id: str) -> str:
-        session: dict[str, Any] = json.loads((self.session / "team-session.json").read_bytes())
         task: dict[str, Any] = json.loads((self.tasks_dir / f"{task_id}.json").read_bytes())
         spec_path = self.env.get("TEAMEXEC_ROLE_SPEC", "")
         try:
@@ -63,9 +62,9 @@ class Worker:
             role=self.role,
             role_spec=spec_path,
             session=str(self.session),
-            session_id=str(session.get("session_id", "")),
-            team_name=str(session.get("team_name", "")),
-            requirement=str(session.get("task_description", "")),
+            session_id=self.env.get("TEAMEXEC_SESSION_ID", ""),
+            team_name=self.env.get("TEAMEXEC_TEAM_NAME", ""),
+            requirement=self.env.get("TEAMEXEC_REQUIREMENT", ""),
             inner_loop=self.env.get("TEAMEXEC_INNER_LOOP") == "1",
             task_id=task_id,
             task_subject=str(task.get("subject", task_id)),
@@ -76,9 +75,13 @@ class Worker:
     def run_agent(self, task_id: str, attempt: int, log_path: Path) -> tuple[int, str]:
         """Run the agent once; (exit code, reason) — 126/127 when it cannot start."""
         env = dict(self.env, TEAMEXEC_TASK_ID=task_id, TEAMEXEC_ATTEMPT=str(attempt))
-        prompt = self.prompt_for(task_id).encode("utf-8")
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
+            try:
+                prompt = self.prompt_for(task_id).encode("utf-8")
+            except (OSError, ValueError) as exc:  # e.g. the task file damaged by hand
+                log.write(f"teamexec worker: cannot build the prompt: {exc}\n".encode())
+                return 1, f"cannot build the prompt: {exc}"
             if not self.agent:
                 return 127, "no agent command (TEAMEXEC_AGENT_ARGV is empty)"
             try:
