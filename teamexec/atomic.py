@@ -24,8 +24,12 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Replace ``path`` with ``data`` through a temporary file in the same directory."""
+def atomic_write(path: Path, data: bytes, *, durable: bool = True, sync_dir: bool = True) -> None:
+    """Replace ``path`` with ``data`` through a temporary file in the same directory.
+
+    ``durable`` fsyncs the data; ``sync_dir`` then the directory, which a
+    caller writing many files in one directory may do once at the end.
+    """
     directory = path.parent
     fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -39,7 +43,7 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
-    if durable:
+    if durable and sync_dir:
         fsync_dir(directory)
 
 

@@ -24,11 +24,12 @@ from teamexec.agentcmd import resolve_agent, runnable
 from teamexec.errors import StateCorrupt
 from teamexec.events import Event, EventKind
 from teamexec.failures import FailureKind
-from teamexec.handling import Context, apply_message, fail_attempt
+from teamexec.handling import Context, Verdict, apply_message, fail_attempt, reject
 from teamexec.liveness import Liveness
 from teamexec.model import RoleSpec, Session, SessionStatus, Task, TaskStatus, iso, parse_iso
 from teamexec.monitor import Monitor
 from teamexec.paths import SessionPaths
+from teamexec.readiness import ready_tasks
 from teamexec.reconcile import Reconciliation, WorkerFact, World, reconcile
 from teamexec.rolespec import parse_role_spec
 from teamexec.schedule import PipelineState, Running, Stuck, plan_spawns
@@ -37,10 +38,12 @@ from teamexec.stateio import (
     append_wisdom_issue,
     read_meta_roles,
     snapshot_role_spec,
+    write_meta,
 )
 from teamexec.store import TaskStore
 
 LOG_TAIL_LINES = 20
+ARTIFACT_GRACE_S = 5.0  # how long a reported artifact may take to appear (network file systems)
 
 
 @dataclass
@@ -126,6 +129,7 @@ class Engine:
         self.stop_requested = False
         self.interrupted = False
         self.deferred_since: dict[str, float] = {}
+        self.meta_dirty = False
         self.monitor: Monitor | None = None
         self.task_seconds: dict[str, float] = {}
 
@@ -196,8 +200,7 @@ class Engine:
             path.mkdir(parents=True, exist_ok=True)
         self.store.write_many(rec.tasks[t] for t in rec.changed)
         self.tasks = dict(rec.tasks)
-        for decision in rec.messages:
-            self._settle_message(decision.item.name, decision.item.message, decision.verdict, now)
+        self._settle_messages([(d.item.name, d.item.message, d.verdict) for d in rec.messages], now)
         for event in rec.events:
             self.emit(event)
         for entry in rec.session_data.get("active_workers") or ():
@@ -242,56 +245,68 @@ class Engine:
             self.spec_paths[role] = snapshot_role_spec(self.paths, role, text)
 
     # -------------------------------------------------------------- messages
-    def _settle_message(self, name: str, message: Any, verdict: Any, now: float) -> None:
-        if verdict.deferred:
-            first = self.deferred_since.setdefault(name, now)
-            if now - first < 5.0:
-                return
-            verdict = type(verdict)(accepted=False, reason=verdict.reason + " (gave up after 5 s)")
-        self.deferred_since.pop(name, None)
-        if not verdict.accepted:
-            inbox.reject(self.paths, name, verdict.reason)
-            self.emit(Event(EventKind.REJECTED, "executor", f"rejected {name}: {verdict.reason}"))
-            return
-        if verdict.role_state is not None and isinstance(message, dict):
-            self.role_state[str(message["from"])] = dict(verdict.role_state)
-        if verdict.wisdom_issue:
-            append_wisdom_issue(self.paths, verdict.wisdom_issue)
-        if verdict.pause:
-            self.pause_reason = "consensus"
-        if isinstance(message, dict):
-            self.messages.append(message, extra={"received_at": iso(now)})
-        inbox.remove(self.paths, name)
+    def _settle_messages(self, settled: list[tuple[str, Any, Verdict]], now: float) -> None:
+        """After the effects are on disk: log accepted messages (one fsync), then clear them."""
+        done: list[str] = []
+        for name, message, verdict in settled:
+            if verdict.deferred:
+                first = self.deferred_since.setdefault(name, now)
+                if now - first < ARTIFACT_GRACE_S:
+                    continue
+                reason = f"{verdict.reason} (gave up after {ARTIFACT_GRACE_S:g} s)"
+                verdict = Verdict(accepted=False, reason=reason)
+            self.deferred_since.pop(name, None)
+            if not verdict.accepted:
+                inbox.reject(self.paths, name, verdict.reason)
+                self.emit(
+                    Event(EventKind.REJECTED, "executor", f"rejected {name}: {verdict.reason}")
+                )
+                continue
+            if verdict.role_state is not None and isinstance(message, dict):
+                self.role_state[str(message["from"])] = dict(verdict.role_state)
+                self.meta_dirty = True
+            if verdict.wisdom_issue:
+                append_wisdom_issue(self.paths, verdict.wisdom_issue)
+            if verdict.pause:
+                self.pause_reason = "consensus"
+            if isinstance(message, dict):
+                self.messages.append(message, extra={"received_at": iso(now)}, sync=False)
+            done.append(name)
+        self.messages.sync()
+        for name in done:  # only now: a crash before this re-applies, to no effect
+            inbox.remove(self.paths, name)
+        if self.meta_dirty:
+            write_meta(self.paths, self.session.session_id, self.role_state, now)
+            self.meta_dirty = False
 
     def drain_inbox(self, now: float) -> None:
         items = inbox.read_inbox(self.paths)
         items.sort(key=lambda i: (str(i.message.get("ts", "")) if i.message else "", i.name))
+        settled: list[tuple[str, Any, Verdict]] = []
         for item in items:
-            verdict: Any
             if item.error is not None:
-                from teamexec.handling import reject
-
-                verdict = reject(item.error)
-            else:
-                self._refresh_for(item.message)
-                ctx = Context(
-                    session=self.session,
-                    specs=self.specs,
-                    tasks=self.tasks,
-                    now=now,
-                    backoff_scale=self.options.backoff_scale,
-                    artifact_exists=self._artifact_exists,
-                )
-                verdict = apply_message(item.message, ctx)
-                self._note_worker(item.message, verdict, now)
-                for task_id, task in verdict.updates.items():
-                    self.tasks[task_id] = task
-                    self.dirty.add(task_id)
-                for event in verdict.events:
-                    self.emit(event)
-            if verdict.updates if item.error is None else False:
-                self.flush_tasks()  # effects on disk before the message leaves the inbox
-            self._settle_message(item.name, item.message, verdict, now)
+                settled.append((item.name, None, reject(item.error)))
+                continue
+            self._refresh_for(item.message)
+            ctx = Context(
+                session=self.session,
+                specs=self.specs,
+                tasks=self.tasks,
+                now=now,
+                backoff_scale=self.options.backoff_scale,
+                artifact_exists=self._artifact_exists,
+            )
+            verdict = apply_message(item.message, ctx)
+            self._note_worker(item.message, verdict, now)
+            for task_id, task in verdict.updates.items():
+                self.tasks[task_id] = task
+                self.dirty.add(task_id)
+            for event in verdict.events:
+                self.emit(event)
+            settled.append((item.name, item.message, verdict))
+        if settled:
+            self.flush_tasks()  # effects on disk before any message leaves the inbox
+            self._settle_messages(settled, now)
 
     def _artifact_exists(self, artifact: str) -> bool:
         path = Path(artifact)
@@ -365,16 +380,8 @@ class Engine:
         self.task_seconds[live.task_id] = self.task_seconds.get(live.task_id, 0.0) + (
             now - live.started_at
         )
-        for task_id in sorted(self.tasks):
+        for task_id in self._held_by(live, now):
             task = self.tasks[task_id]
-            if task_id not in self.dirty and task.owner == live.role:
-                try:
-                    fresh = self.store.read(task_id)
-                except StateCorrupt as exc:
-                    self._corrupt_task(task_id, exc)
-                    fresh = None
-                if fresh is not None:
-                    self.tasks[task_id] = task = fresh
             if task.status is not TaskStatus.IN_PROGRESS or task.claimed_by != worker_id:
                 continue
             kind = live.kill_reason or FailureKind.CRASHED
@@ -395,6 +402,32 @@ class Engine:
             self.tasks[task_id] = updated
             self.dirty.add(task_id)
             self.emit(event)
+
+    def _held_by(self, live: LiveWorker, now: float) -> list[str]:
+        """Tasks the exited worker may still hold, re-read from disk.
+
+        Its current task, and for an inner-loop worker every task of its role
+        that was ready — it may have claimed one without telling us yet.
+        """
+        candidates = {live.task_id}
+        spec = self.specs.get(live.role)
+        if spec is not None and spec.inner_loop:
+            ready = ready_tasks(self.tasks, self.specs.keys(), now, owner=live.role)
+            candidates.update(t.id for t in ready)
+        held = []
+        for task_id in sorted(candidates):
+            if task_id not in self.tasks:
+                continue
+            if task_id not in self.dirty:
+                try:
+                    fresh = self.store.read(task_id)
+                except StateCorrupt as exc:
+                    self._corrupt_task(task_id, exc)
+                    fresh = None
+                if fresh is not None:
+                    self.tasks[task_id] = fresh
+            held.append(task_id)
+        return held
 
     def _log_tail(self, task_id: str, attempt: int) -> str:
         path = self.paths.log_file(task_id, attempt)
@@ -496,7 +529,8 @@ class Engine:
         self.flush_session()  # recorded in active_workers before any process starts
         for live in claimed:
             self._start(live, now)
-        self.flush_session()
+        # the pids reach team-session.json with the step's final flush; a crash
+        # before it is covered: resume finds the worker by TEAMEXEC_WORKER_ID
 
     def _start(self, live: LiveWorker, now: float) -> None:
         spec = self.specs[live.role]
@@ -564,7 +598,7 @@ class Engine:
             self.store.write_many(self.tasks[t] for t in sorted(self.dirty))
             self.dirty.clear()
 
-    def flush_session(self, *, status: SessionStatus | None = None) -> None:
+    def flush_session(self, *, status: SessionStatus | None = None, durable: bool = True) -> None:
         data = dict(self.session_file.data)
         completed = [t for t in data.get("completed_tasks") or () if isinstance(t, str)]
         done = set(completed)
@@ -585,7 +619,7 @@ class Engine:
         if status is not None:
             data["status"] = status.value
         was_damaged = self.session_file.damaged
-        self.session_file.write(data)
+        self.session_file.write(data, durable=durable or status is not None)
         if self.session_file.damaged and self.session_file.damaged != was_damaged:
             text = f"{self.paths.team_session}: {self.session_file.damaged}"
             self.emit(Event(EventKind.STATE_CORRUPT, "executor", text))

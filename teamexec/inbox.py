@@ -66,6 +66,7 @@ class MessageLog:
         self.path = path
         self.seen: set[str] = set()
         self.next_seq = 1
+        self._unsynced = False
         self._load()
 
     def _load(self) -> None:
@@ -87,7 +88,19 @@ class MessageLog:
             if match:
                 self.next_seq = max(self.next_seq, int(match.group(1)) + 1)
 
-    def append(self, message: dict[str, Any], *, extra: dict[str, Any] | None = None) -> str:
+    def sync(self) -> None:
+        """fsync what ``append(..., sync=False)`` wrote."""
+        if self._unsynced:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._unsynced = False
+
+    def append(
+        self, message: dict[str, Any], *, extra: dict[str, Any] | None = None, sync: bool = True
+    ) -> str:
         origin = message.get("id")
         if isinstance(origin, str) and origin in self.seen:
             return origin
@@ -98,7 +111,10 @@ class MessageLog:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line)
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
+            else:
+                self._unsynced = True
         finally:
             os.close(fd)
         self.next_seq += 1

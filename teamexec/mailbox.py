@@ -16,10 +16,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from teamexec.model import iso
-
 TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_SUMMARY = 4096
+
+
+def iso(ts: float) -> str:
+    """model.iso without importing model (this module stays import-light)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"
 
 
 class MailboxError(ValueError):

@@ -12,6 +12,7 @@ put there.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -143,8 +144,9 @@ class Task:
     def id(self) -> str:
         return str(self.data["id"])
 
-    @property
+    @functools.cached_property
     def status(self) -> TaskStatus:
+        # cached: the scheduler asks every task's status on every pass
         return TaskStatus(self.data.get("status", "pending"))
 
     @property

@@ -95,7 +95,7 @@ def step(engine: Engine, wakes: Iterable[Wake], now: float) -> Outcome | None:
     if engine.pause_reason is None:
         engine.spawn_ready(now)
     engine.flush_tasks()
-    engine.flush_session()
+    engine.flush_session(durable=False)  # counters and pids: resume recomputes them
     running = [Running(w.worker_id, w.role, w.task_id) for w in engine.running.values()]
     state, stuck = pipeline_state(
         engine.tasks,

@@ -41,8 +41,12 @@ class SessionFile:
             return "is no longer a JSON object; the executor keeps its state"
         return None
 
-    def write(self, data: Mapping[str, Any], *, force: bool = False) -> bool:
-        """Write ``data``; False when unchanged, or when the disk copy is damaged."""
+    def write(self, data: Mapping[str, Any], *, force: bool = False, durable: bool = True) -> bool:
+        """Write ``data``; False when unchanged, or when the disk copy is damaged.
+
+        Not ``durable``: still atomic (a crashed executor leaves the old or the new
+        file), just not fsynced — for counters and pids that resume can recompute.
+        """
         data = dict(data)
         if data == self.data and not force:
             return False
@@ -51,7 +55,7 @@ class SessionFile:
             self.damaged = problem
             return False
         self.damaged = None
-        atomic_write(self.path, dump_json(data))
+        atomic_write(self.path, dump_json(data), durable=durable)
         self.data = data
         return True
 

@@ -14,6 +14,7 @@ import json
 import os
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from teamexec import atomic
 from teamexec.errors import StateCorrupt
@@ -29,6 +30,9 @@ class TaskStore:
         self.durable = durable
         self._lock_fd: int | None = None
         self._depth = 0
+        # what this object last read or wrote per task: saves re-reading a file to
+        # learn that a write would change nothing
+        self._known: dict[str, Any] = {}
 
     def path(self, task_id: str) -> Path:
         return self.directory / f"{task_id}.json"
@@ -54,6 +58,7 @@ class TaskStore:
     # ----------------------------------------------------------------- reads
     def _parse(self, path: Path) -> Task:
         """One file as a Task; StateCorrupt says what is wrong with it."""
+        self._known.pop(path.stem, None)
         try:
             raw = path.read_bytes()
             data = json.loads(raw.decode("utf-8"))
@@ -69,6 +74,7 @@ class TaskStore:
             raise StateCorrupt(str(path), f"id {data.get('id')!r} does not match the file name")
         if data.get("status", "pending") not in _STATUSES:
             raise StateCorrupt(str(path), f"unknown status {data.get('status')!r}")
+        self._known[path.stem] = data
         return Task(data)
 
     def read(self, task_id: str) -> Task | None:
@@ -109,14 +115,22 @@ class TaskStore:
         return tasks, issues
 
     # ---------------------------------------------------------------- writes
-    def _write_locked(self, task: Task) -> bool:
-        path = self.path(task.id)
+    def _unchanged(self, task: Task) -> bool:
+        """Does the file already hold this value?  Known from our own last read or write."""
+        known = self._known.get(task.id)
+        if known is not None:
+            return known == task.data
         try:
-            if json.loads(path.read_bytes()) == task.data:
-                return False
+            return bool(json.loads(self.path(task.id).read_bytes()) == task.data)
         except (FileNotFoundError, ValueError):
-            pass
-        atomic.atomic_write(path, atomic.dump_json(task.data), durable=self.durable)
+            return False
+
+    def _write_locked(self, task: Task, *, sync_dir: bool = True) -> bool:
+        if self._unchanged(task):
+            return False
+        data = atomic.dump_json(task.data)
+        atomic.atomic_write(self.path(task.id), data, durable=self.durable, sync_dir=sync_dir)
+        self._known[task.id] = task.data
         return True
 
     def write(self, task: Task) -> bool:
@@ -125,8 +139,12 @@ class TaskStore:
             return self._write_locked(task)
 
     def write_many(self, tasks: Iterable[Task]) -> int:
+        """Write several tasks under one lock, with one directory fsync at the end."""
         with self.locked():
-            return sum(1 for task in tasks if self._write_locked(task))
+            written = sum(1 for task in tasks if self._write_locked(task, sync_dir=False))
+            if written and self.durable:
+                atomic.fsync_dir(self.directory)
+            return written
 
     def claim(self, task_id: str, worker_id: str, *, now: float) -> Task | None:
         """pending -> in_progress for ``worker_id``, or None when it is not pending."""

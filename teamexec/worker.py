@@ -159,7 +159,9 @@ class Worker:
         )
         if task is None:
             return None
-        self.report("progress", task.id, f"took {task.id}", attempt=task.attempts, phase="claimed")
+        self.report(
+            "progress", task.id, "claimed (inner loop)", attempt=task.attempts, phase="claimed"
+        )
         return task.id, task.attempts
 
     def run(self) -> int:

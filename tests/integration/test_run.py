@@ -72,7 +72,7 @@ def test_inner_loop_role_keeps_one_worker(tmp_path):
     result = teamexec("run", str(root))
     assert result.returncode == 0, result.stderr + result.stdout
     assert result.stdout.count("[executor] spawned s for") == 1
-    assert result.stdout.count("(inner loop)") == 2
+    assert result.stdout.count("] took S-") == 2
     for task_id in graph:
         assert len(runs(root, task_id)) == 1
 
