@@ -15,8 +15,12 @@ def finish(proc, timeout=60):
 
 def test_timeout_kills_the_process_group_and_retries(tmp_path):
     behaviour = {"A-001": {"fail_times": 0, "sleep": 0}}
-    root = write_session(tmp_path / "s", {"A-001": []}, behaviour=behaviour,
-                         specs={"a": {"timeout_s": 1, "max_retries": 0}})
+    root = write_session(
+        tmp_path / "s",
+        {"A-001": []},
+        behaviour=behaviour,
+        specs={"a": {"timeout_s": 1, "max_retries": 0}},
+    )
     (root / "behaviour.json").write_text(json.dumps({"A-001": {"wait_for": "never"}}))
     result = teamexec("run", str(root), "--backoff-scale", "0")
     assert result.returncode == 1
@@ -27,8 +31,12 @@ def test_timeout_kills_the_process_group_and_retries(tmp_path):
 
 
 def test_stalled_attempt_is_killed(tmp_path):
-    root = write_session(tmp_path / "s", {"A-001": []}, behaviour={"A-001": {"wait_for": "never"}},
-                         specs={"a": {"stall_after_s": 1, "max_retries": 0}})
+    root = write_session(
+        tmp_path / "s",
+        {"A-001": []},
+        behaviour={"A-001": {"wait_for": "never"}},
+        specs={"a": {"stall_after_s": 1, "max_retries": 0}},
+    )
     result = teamexec("run", str(root))
     assert result.returncode == 1
     assert "stalled" in result.stdout
@@ -36,8 +44,9 @@ def test_stalled_attempt_is_killed(tmp_path):
 
 
 def test_hostile_callbacks_are_rejected_and_the_pipeline_goes_on(tmp_path):
-    root = write_session(tmp_path / "s", {"A-001": [], "B-001": []},
-                         behaviour={"A-001": {"wait_for": "go"}})
+    root = write_session(
+        tmp_path / "s", {"A-001": [], "B-001": []}, behaviour={"A-001": {"wait_for": "go"}}
+    )
     proc = start_teamexec("run", str(root))
     wait_for(lambda: runs(root, "A-001"), what="agent start")
     inbox = root / ".msg" / "inbox"
@@ -46,12 +55,26 @@ def test_hostile_callbacks_are_rejected_and_the_pipeline_goes_on(tmp_path):
         "binary.json": b"\x00\x01\x02",
         "big.json": b'{"x": "' + b"a" * (1024 * 1024 + 10) + b'"}',
         "array.json": b"[1, 2]",
-        "wrongrole.json": json.dumps({"id": "w1", "ts": "2026-01-01T00:00:00Z", "from": "b",
-                                      "type": "task_complete", "summary": "",
-                                      "data": {"task_id": "A-001"}}).encode(),
-        "ghost.json": json.dumps({"id": "w2", "ts": "2026-01-01T00:00:00Z", "from": "ghost",
-                                  "type": "task_complete", "summary": "",
-                                  "data": {"task_id": "A-001"}}).encode(),
+        "wrongrole.json": json.dumps(
+            {
+                "id": "w1",
+                "ts": "2026-01-01T00:00:00Z",
+                "from": "b",
+                "type": "task_complete",
+                "summary": "",
+                "data": {"task_id": "A-001"},
+            }
+        ).encode(),
+        "ghost.json": json.dumps(
+            {
+                "id": "w2",
+                "ts": "2026-01-01T00:00:00Z",
+                "from": "ghost",
+                "type": "task_complete",
+                "summary": "",
+                "data": {"task_id": "A-001"},
+            }
+        ).encode(),
     }
     tmp = root / ".msg" / "tmp"
     for name, content in bad.items():
@@ -72,18 +95,26 @@ def test_hostile_callbacks_are_rejected_and_the_pipeline_goes_on(tmp_path):
 
 def test_hand_edited_role_spec_applies_from_next_spawn_and_bad_edit_is_refused(tmp_path):
     graph = {"A-001": [], "A-002": ["A-001"], "A-003": ["A-002"]}
-    root = write_session(tmp_path / "s", graph,
-                         behaviour={"A-001": {"wait_for": "go1"}, "A-002": {"wait_for": "go2"}})
+    root = write_session(
+        tmp_path / "s",
+        graph,
+        behaviour={"A-001": {"wait_for": "go1"}, "A-002": {"wait_for": "go2"}},
+    )
     spec = root / "role-specs" / "a.md"
     proc = start_teamexec("run", str(root))
     wait_for(lambda: runs(root, "A-001"), what="first agent")
     spec.write_text(spec.read_text().replace("inner_loop: false", "inner_loop: 7"))
     (root / "go1").write_text("")
     wait_for(lambda: runs(root, "A-002"), what="second agent")
-    spec.write_text(spec.read_text().replace("inner_loop: 7", "inner_loop: false")
-                    .replace("Do the work.", "Do the work, carefully."))
-    wait_for(lambda: "carefully" in (root / ".msg" / "role-specs" / "a.md").read_text(),
-             what="valid edit in force")
+    spec.write_text(
+        spec.read_text()
+        .replace("inner_loop: 7", "inner_loop: false")
+        .replace("Do the work.", "Do the work, carefully.")
+    )
+    wait_for(
+        lambda: "carefully" in (root / ".msg" / "role-specs" / "a.md").read_text(),
+        what="valid edit in force",
+    )
     (root / "go2").write_text("")
     code, out, err = finish(proc)
     assert code == 0, out + err
@@ -95,8 +126,9 @@ def test_hand_edited_role_spec_applies_from_next_spawn_and_bad_edit_is_refused(t
 
 
 def test_pause_then_resume(tmp_path):
-    root = write_session(tmp_path / "s", {"A-001": [], "B-001": ["A-001"]},
-                         behaviour={"A-001": {"wait_for": "go"}})
+    root = write_session(
+        tmp_path / "s", {"A-001": [], "B-001": ["A-001"]}, behaviour={"A-001": {"wait_for": "go"}}
+    )
     proc = start_teamexec("run", str(root))
     wait_for(lambda: runs(root, "A-001"), what="agent start")
     result = teamexec("pause", str(root))
@@ -124,8 +156,9 @@ def test_stop_terminates_workers_and_resets_tasks(tmp_path):
 
 
 def test_corrupted_team_session_is_reported_not_overwritten(tmp_path):
-    root = write_session(tmp_path / "s", {"A-001": [], "B-001": ["A-001"]},
-                         behaviour={"A-001": {"wait_for": "go"}})
+    root = write_session(
+        tmp_path / "s", {"A-001": [], "B-001": ["A-001"]}, behaviour={"A-001": {"wait_for": "go"}}
+    )
     proc = start_teamexec("run", str(root))
     wait_for(lambda: runs(root, "A-001"), what="agent start")
     (root / "team-session.json").write_text("{ damaged")
@@ -138,8 +171,11 @@ def test_corrupted_team_session_is_reported_not_overwritten(tmp_path):
 
 
 def test_corrupted_task_file_while_running_is_reported(tmp_path):
-    root = write_session(tmp_path / "s", {"A-001": [], "B-001": []},
-                         behaviour={"A-001": {"wait_for": "go"}, "B-001": {"wait_for": "go"}})
+    root = write_session(
+        tmp_path / "s",
+        {"A-001": [], "B-001": []},
+        behaviour={"A-001": {"wait_for": "go"}, "B-001": {"wait_for": "go"}},
+    )
     proc = start_teamexec("run", str(root))
     wait_for(lambda: runs(root, "A-001") and runs(root, "B-001"), what="agents start")
     (root / "tasks" / "B-001.json").write_text("garbage")
