@@ -31,7 +31,10 @@ def test_a_dead_pid_does_not_match():
 
 
 def test_find_worker_by_its_environment():
-    code = "import subprocess, sys; subprocess.run([sys.executable, '-c', 'import time; time.sleep(30)'])"
+    code = (
+        "import subprocess, sys; "
+        "subprocess.run([sys.executable, '-c', 'import time; time.sleep(30)'])"
+    )
     env = {**os.environ, "TEAMEXEC_WORKER_ID": "w-find-me"}
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, start_new_session=True)
     try:

@@ -152,6 +152,7 @@ def test_stop_terminates_workers_and_resets_tasks(tmp_path):
     assert teamexec("stop", str(root)).returncode == 0
     code, out, _ = finish(proc)
     assert code == 130
+    assert "stop requested" in out
     assert tasks(root)["A-001"]["status"] == "pending"
 
 
