@@ -231,13 +231,17 @@ def check(session_path: Path, *, task_list: Path | None, cli_agent: str | None) 
         raise InvalidSession(problems)
     options = RunOptions(cli_agent=cli_agent)
     engine = Engine(paths=paths, session=session, options=options, emit=lambda _e: None)
+    now = time.time()
+    # "ready" as the executor would see it after reconciling — computed, not written
+    reconciled = engine.plan(now).tasks
     return build_status(
         session,
         tasks,
         workers=engine.worker_facts(tasks),
         runnable_roles=engine.runnable_roles(),
-        now=time.time(),
+        now=now,
         locked_by=lock_holder(paths.lock),
+        reconciled=reconciled,
     )
 
 

@@ -195,6 +195,8 @@ def _progress(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> 
     for key in ("progress_pct", "phase"):
         if key in data:
             state[key] = data[key]
+    if data.get("phase") == "claimed":  # an inner-loop worker's own note: the engine says it
+        return Verdict(accepted=True, role_state=state)
     pct = f" {data['progress_pct']}%" if "progress_pct" in data else ""
     text = f"{task.id}{pct} {message.get('summary', '')}".rstrip()
     event = Event(EventKind.PROGRESS, message["from"], text, task.id)

@@ -103,7 +103,7 @@ def check_phases(body: str, *, path: str, first_line: int) -> list[Issue]:
         match = PHASE_RE.match(line)
         if match and match.group(1) not in found:
             found[match.group(1)] = number
-    end = first_line + body.count("\n")
+    end = first_line + max(0, len(body.splitlines()) - 1)  # the file's last line
     issues = []
     for phase in "234":
         if phase not in found:

@@ -59,5 +59,10 @@ def _message(error: Any) -> str:
 
 def schema_errors(kind: str, value: Any) -> list[tuple[str, str]]:
     """Every schema violation of ``value`` as (JSON pointer, message), sorted by pointer."""
-    errors = [(pointer(e.absolute_path), _message(e)) for e in validator(kind).iter_errors(value)]
+    errors = []
+    for error in validator(kind).iter_errors(value):
+        path = list(error.absolute_path)
+        if "propertyNames" in error.schema_path:
+            path.append(error.instance)  # point at the offending key, not its object
+        errors.append((pointer(path), _message(error)))
     return sorted(errors)

@@ -44,7 +44,9 @@ def build_status(
     runnable_roles: Collection[str],
     now: float,
     locked_by: Mapping[str, Any] | None,
+    reconciled: Mapping[str, Task] | None = None,
 ) -> dict[str, Any]:
+    """``reconciled``: the tasks as reconciliation would leave them, for the ready list."""
     order = graph_order(session, tasks)
     rows = []
     for task_id in order:
@@ -77,7 +79,7 @@ def build_status(
                 "elapsed_s": round(now - started, 1) if started is not None else None,
             }
         )
-    ready = [t.id for t in ready_tasks(tasks, session.specs.keys(), now)]
+    ready = [t.id for t in ready_tasks(reconciled or tasks, session.specs.keys(), now)]
     warnings = [str(w) for w in session.warnings]
     for role in sorted(session.specs):
         if role not in runnable_roles:

@@ -41,11 +41,13 @@ class _Doc:
         self.shown = files.shown(rel)
         self.text = files.texts.get(rel)
         self.value: Any = None
+        self.parsed = False  # the file held JSON (which may be null)
         self.issues = issues
         if self.text is None:
             return
         try:
             self.value = loads(self.text)
+            self.parsed = True
         except RecursionError:
             issues.append(Issue(self.shown, None, "JSON nested too deeply"))
         except ValueError as exc:
@@ -71,8 +73,13 @@ def _strings(value: Any) -> tuple[str, ...]:
 def role_defs(doc: _Doc) -> dict[str, RoleDef]:
     roles: dict[str, RoleDef] = {}
     prefixes: dict[str, str] = {}
-    for i, raw in enumerate(doc.value["roles"]):
-        name, prefix = raw["name"], raw["prefix"]
+    raw_roles = doc.value.get("roles")
+    for i, raw in enumerate(raw_roles if isinstance(raw_roles, list) else ()):
+        if not isinstance(raw, dict):
+            continue  # the schema error says why
+        name, prefix = raw.get("name"), raw.get("prefix")
+        if not isinstance(name, str) or not isinstance(prefix, str):
+            continue
         if name in roles:
             doc.error(f"/roles/{i}/name", f"role {name!r} is registered twice")
             continue
@@ -80,10 +87,13 @@ def role_defs(doc: _Doc) -> dict[str, RoleDef]:
         if owner is not None:
             doc.error(f"/roles/{i}/prefix", f"prefix {prefix!r} is used by {owner!r} too")
         prefixes[prefix] = name
+        role_spec = raw.get("role_spec")
         roles[name] = RoleDef(
             name=name,
             prefix=prefix,
-            role_spec=raw.get("role_spec") or f"role-specs/{name}.md",
+            role_spec=role_spec
+            if isinstance(role_spec, str) and role_spec
+            else f"role-specs/{name}.md",
             inner_loop=bool(raw.get("inner_loop", False)),
             responsibility_type=raw.get("responsibility_type"),
             additional_prefixes=_strings(raw.get("additional_prefixes")),
@@ -221,16 +231,18 @@ def validate_session(files: SessionFiles) -> tuple[Session | None, list[Issue]]:
     issues = list(files.issues)
     team = _Doc(files, TEAM_SESSION, issues)
     analysis = _Doc(files, TASK_ANALYSIS, issues)
-    team_ok = team.value is not None and team.check_schema("team-session")
-    analysis_ok = analysis.value is not None and analysis.check_schema("task-analysis")
-    if not team_ok:
+    team_ok = team.parsed and team.check_schema("team-session")
+    analysis_ok = analysis.parsed and analysis.check_schema("task-analysis")
+    if not isinstance(team.value, dict):
         return None, issues
+    # go on past schema errors where the data still allows it: every error at once
     roles = role_defs(team)
     specs = role_specs(files, roles, issues)
     if not analysis_ok:
         return None, issues
     graph = build_graph(analysis, roles, specs)
-    check_executor(team)
+    if team_ok:
+        check_executor(team)
     if any(i.severity is Severity.ERROR for i in issues) or set(specs) != set(roles):
         return None, issues
     executor = executor_config(team)
