@@ -29,6 +29,7 @@ from teamexec.liveness import Liveness
 from teamexec.model import RoleSpec, Session, SessionStatus, Task, TaskStatus, iso, parse_iso
 from teamexec.monitor import Monitor
 from teamexec.paths import SessionPaths
+from teamexec.prompt import build_prompt
 from teamexec.readiness import ready_tasks
 from teamexec.reconcile import Reconciliation, WorkerFact, World, reconcile
 from teamexec.rolespec import parse_role_spec
@@ -288,6 +289,7 @@ class Engine:
                 settled.append((item.name, None, reject(item.error)))
                 continue
             self._refresh_for(item.message)
+            self._add_log_tail(item.message)
             ctx = Context(
                 session=self.session,
                 specs=self.specs,
@@ -307,6 +309,18 @@ class Engine:
         if settled:
             self.flush_tasks()  # effects on disk before any message leaves the inbox
             self._settle_messages(settled, now)
+
+    def _add_log_tail(self, message: Any) -> None:
+        """An error report without the log's last lines (the lean worker's) gets them here."""
+        data = message.get("data") if isinstance(message, dict) else None
+        if not isinstance(data, dict) or "log_tail" in data or message.get("type") == "progress":
+            return
+        if "exit_code" not in data or data.get("exit_code") == 0:
+            return
+        task = self.tasks.get(str(data.get("task_id")))
+        attempt = data.get("attempt")
+        if task is not None and isinstance(attempt, int):
+            data["log_tail"] = self._log_tail(task.id, attempt)
 
     def _artifact_exists(self, artifact: str) -> bool:
         path = Path(artifact)
@@ -547,15 +561,20 @@ class Engine:
             agent=agent,
             cwd=self.cwd,
         )
-        argv = spec.worker or spawn.BUILTIN_WORKER
         log_path = self.paths.log_file(live.task_id, live.attempt)
+        argv: tuple[str, ...]
+        if spec.worker is not None:
+            argv = spec.worker
+        elif self.session.executor.worker == "sh" and not spec.inner_loop and agent:
+            argv = spawn.lean_worker_argv(agent)
+            env.update(self._lean_inputs(live, spec, now))
+        else:
+            argv = spawn.BUILTIN_WORKER
         try:
             proc = spawn.start(argv, env=env, log_path=log_path, cwd=self.cwd)
         except OSError as exc:
             self.emit(Event(EventKind.WARNING, "executor", f"cannot start {argv[0]}: {exc}"))
-            self.running.pop(live.worker_id, None)
-            self.running[live.worker_id] = live  # accounted for as a crash right away
-            self.worker_exited(live.worker_id, None, now)
+            self.worker_exited(live.worker_id, None, now)  # counted as a crashed attempt
             return
         live.pid = proc.pid
         live.pid_started_at = self.liveness.process_start_time(proc.pid)
@@ -565,6 +584,26 @@ class Engine:
             f" (attempt {live.attempt})" if live.attempt > 1 else ""
         )
         self.emit(Event(EventKind.SPAWNED, "executor", text, live.task_id))
+
+    def _lean_inputs(self, live: LiveWorker, spec: RoleSpec, now: float) -> dict[str, str]:
+        """The lean worker cannot build its prompt: write it for it (not fsynced: scratch)."""
+        task = self.tasks[live.task_id]
+        prompt = build_prompt(
+            role=spec.role,
+            role_spec=str(self.spec_paths.get(spec.role, self.paths.root / spec.path)),
+            session=str(self.paths.root.resolve()),
+            session_id=self.session.session_id,
+            team_name=self.session.team_name,
+            requirement=self.session.task_description,
+            inner_loop=spec.inner_loop,
+            task_id=task.id,
+            task_subject=str(task.data.get("subject", task.id)),
+            task_description=str(task.data.get("description", "")),
+            role_body=spec.body,
+        )
+        path = self.paths.logs / f"{task.id}.{live.attempt}.prompt"
+        path.write_text(prompt, encoding="utf-8")
+        return {"TEAMEXEC_PROMPT_FILE": str(path.resolve()), "TEAMEXEC_STARTED_TS": iso(now)}
 
     def terminate_all(self, now: float) -> None:
         """SIGTERM every worker's group, SIGKILL after the grace period; tasks to pending."""

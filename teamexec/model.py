@@ -72,6 +72,7 @@ class ExecutorConfig:
     orphan_after_s: float = 300.0
     agent: tuple[str, ...] | None = None
     cwd: str | None = None
+    worker: str = "python"  # the built-in worker: "python" (full) or "sh" (lean)
 
 
 @dataclass(frozen=True)

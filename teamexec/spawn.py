@@ -70,6 +70,14 @@ def worker_env(
     return env
 
 
+LEAN_WORKER = Path(__file__).with_name("lean_worker.sh")
+
+
+def lean_worker_argv(agent: Sequence[str]) -> tuple[str, ...]:
+    """The shell worker; the agent's argv follows as "$@", never re-parsed."""
+    return ("/bin/sh", str(LEAN_WORKER), *agent)
+
+
 def start(
     argv: Sequence[str], *, env: Mapping[str, str], log_path: Path, cwd: Path
 ) -> subprocess.Popen[bytes]:

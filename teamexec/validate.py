@@ -208,6 +208,7 @@ def executor_config(doc: _Doc) -> ExecutorConfig:
         orphan_after_s=float(raw.get("orphan_after_s", 300)),
         agent=_agent(agent),
         cwd=raw.get("cwd"),
+        worker=raw.get("worker", "python"),
     )
 
 

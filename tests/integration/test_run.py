@@ -159,3 +159,17 @@ def test_export_refuses_to_overwrite_without_force(tmp_path):
     assert "not empty" in result.stdout
     assert json.loads((root / "team-session.json").read_text())["status"] == "paused"
     assert not (target / "a-001.md").exists()
+
+
+def test_lean_shell_worker_runs_the_same_pipeline(tmp_path):
+    behaviour = {"BUILD-002": {"fail_times": 1, "fail_message": "rate limit hit"}}
+    root = write_session(tmp_path / "s", DIAMOND, behaviour=behaviour, executor={"worker": "sh"})
+    result = teamexec("run", str(root), "--backoff-scale", "0.01")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for task_id in DIAMOND:
+        assert len(runs(root, task_id)) == (2 if task_id == "BUILD-002" else 1)
+    error = tasks(root)["BUILD-002"]["metadata"]["last_error"]
+    assert error["kind"] == "transient"
+    assert "rate limit hit" in error["log_tail"]  # the executor added the lean worker's log tail
+    prompt = next((root / "runs").glob("CHECK-001.1.*")).read_text()
+    assert prompt.startswith("## Role Assignment")
