@@ -35,15 +35,13 @@ def fanout(n: int) -> Graph:
     return {f"T-{i:06d}": ([] if i == 0 else ["T-000000"]) for i in range(n)}
 
 
-def write_session(root: Path, graph: Graph, *, agent: list[str], worker: str | None = None) -> Path:
-    """A one-role teamexec session running ``agent`` for every task."""
+def write_session(root: Path, graph: Graph, *, agent: list[str], worker: str = "python") -> Path:
+    """A one-role teamexec session running ``agent`` for every task with ``worker``."""
     if root.exists():
         shutil.rmtree(root)
     (root / "role-specs").mkdir(parents=True)
     front = ["role: t", "prefix: T", "inner_loop: false", f"agent: {json.dumps(agent)}"]
     front += ["message_types:", "  success: t_complete", "  error: error"]
-    if worker:
-        front.append(f"worker: {json.dumps(worker)}")
     (root / "role-specs" / "t.md").write_text(
         "---\n" + "\n".join(front) + "\n---\n# t\n## Phase 2\n## Phase 3\n## Phase 4\n"
     )
@@ -54,7 +52,7 @@ def write_session(root: Path, graph: Graph, *, agent: list[str], worker: str | N
         "team_name": "bench",
         "roles": [{"name": "t", "prefix": "T"}],
         "completion_action": "auto_keep",
-        "executor": {"orphan_after_s": 300},
+        "executor": {"orphan_after_s": 300, "worker": worker},
     }
     analysis = {
         "capabilities": [{"name": "t", "prefix": "T"}],

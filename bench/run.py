@@ -73,7 +73,7 @@ def teamexec_bin() -> str:
 
 
 def bench_case(
-    shape: str, n: int, jobs: int, repeat: int, snake: Path | None, worker: str | None
+    shape: str, n: int, jobs: int, repeat: int, snake: Path | None, worker: str
 ) -> dict[str, float]:
     graph = graph_for(shape, n)
     case = OUT / f"{shape}-{len(graph)}"
@@ -126,7 +126,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-snakemake", action="store_true")
-    parser.add_argument("--worker", default=None, help="role-spec `worker` for the teamexec runs")
+    parser.add_argument(
+        "--worker", default="python", choices=["python", "sh"], help="teamexec's built-in worker"
+    )
     args = parser.parse_args()
     snake = None if args.no_snakemake else snakemake_bin()
     header = ["shape", "tasks", "-j", "make s", "teamexec s", "snakemake s"]

@@ -232,8 +232,6 @@ def check(session_path: Path, *, task_list: Path | None, cli_agent: str | None) 
     options = RunOptions(cli_agent=cli_agent)
     engine = Engine(paths=paths, session=session, options=options, emit=lambda _e: None)
     now = time.time()
-    # "ready" as the executor would see it after reconciling — computed, not written
-    reconciled = engine.plan(now).tasks
     return build_status(
         session,
         tasks,
@@ -241,7 +239,6 @@ def check(session_path: Path, *, task_list: Path | None, cli_agent: str | None) 
         runnable_roles=engine.runnable_roles(),
         now=now,
         locked_by=lock_holder(paths.lock),
-        reconciled=reconciled,
     )
 
 

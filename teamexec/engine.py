@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from teamexec import inbox, spawn
 from teamexec.agentcmd import resolve_agent, runnable
@@ -27,7 +27,6 @@ from teamexec.failures import FailureKind
 from teamexec.handling import Context, Verdict, apply_message, fail_attempt, reject
 from teamexec.liveness import Liveness
 from teamexec.model import RoleSpec, Session, SessionStatus, Task, TaskStatus, iso, parse_iso
-from teamexec.monitor import Monitor
 from teamexec.paths import SessionPaths
 from teamexec.prompt import build_prompt
 from teamexec.readiness import ready_tasks
@@ -42,6 +41,10 @@ from teamexec.stateio import (
     write_meta,
 )
 from teamexec.store import TaskStore
+from teamexec.trace import Trace
+
+if TYPE_CHECKING:  # watchdog is imported only by the run loop, not by `check`
+    from teamexec.monitor import Monitor
 
 LOG_TAIL_LINES = 20
 ARTIFACT_GRACE_S = 5.0  # how long a reported artifact may take to appear (network file systems)
@@ -133,6 +136,7 @@ class Engine:
         self.meta_dirty = False
         self.monitor: Monitor | None = None
         self.task_seconds: dict[str, float] = {}
+        self.trace = Trace(options.env.get("TEAMEXEC_TRACE"))
 
     # ----------------------------------------------------------------- setup
     def _agent_cwd(self) -> Path:
@@ -288,6 +292,7 @@ class Engine:
             if item.error is not None:
                 settled.append((item.name, None, reject(item.error)))
                 continue
+            self.trace("inbox", name=item.name, ctime=item.ctime)
             self._refresh_for(item.message)
             self._add_log_tail(item.message)
             ctx = Context(
@@ -576,6 +581,7 @@ class Engine:
             self.emit(Event(EventKind.WARNING, "executor", f"cannot start {argv[0]}: {exc}"))
             self.worker_exited(live.worker_id, None, now)  # counted as a crashed attempt
             return
+        self.trace("spawn", task=live.task_id, pid=proc.pid)
         live.pid = proc.pid
         live.pid_started_at = self.liveness.process_start_time(proc.pid)
         if self.monitor is not None:

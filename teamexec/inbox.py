@@ -27,9 +27,9 @@ _SEQ_RE = re.compile(r"^MSG-(\d+)$")
 def read_item(path: Path) -> InboxItem | None:
     """One inbox file; None when it vanished meanwhile."""
     try:
-        size = path.stat().st_size
-        if size > MAX_MESSAGE_BYTES:
-            return InboxItem(path.name, error=f"oversized message: {size} bytes > 1 MiB")
+        stat = path.stat()
+        if stat.st_size > MAX_MESSAGE_BYTES:
+            return InboxItem(path.name, error=f"oversized message: {stat.st_size} bytes > 1 MiB")
         raw = path.read_bytes()
     except FileNotFoundError:
         return None
@@ -41,7 +41,7 @@ def read_item(path: Path) -> InboxItem | None:
         return InboxItem(path.name, error=f"not JSON: {exc}")
     if not isinstance(message, dict):
         return InboxItem(path.name, error="not a JSON object")
-    return InboxItem(path.name, message=message)
+    return InboxItem(path.name, message=message, ctime=stat.st_ctime)
 
 
 def read_inbox(paths: SessionPaths) -> list[InboxItem]:

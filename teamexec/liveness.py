@@ -1,10 +1,15 @@
-"""Is a recorded worker still alive?  (PROTOCOL §8 step 2)
+"""Is a recorded worker still alive?  Process facts for reconcile (PROTOCOL §8 step 2).
 
 A pid matches only when the process exists, is not a zombie, and started
 within one second of the recorded ``pid_started_at`` — so a pid the kernel
 reused for another program is never adopted.  A worker recorded without a
-pid (the executor died between recording it and starting it) is found by
-its ``TEAMEXEC_WORKER_ID`` environment variable.  Executor side only.
+pid (the executor died between recording it and spawning it), or one that
+claimed a task on its own (inner loop), is found by its
+``TEAMEXEC_WORKER_ID`` environment variable.
+
+Executor side only (psutil).  The engine holds one ``Liveness`` object and
+asks it everything, including the time, so core tests inject a fake instead
+of starting processes or sleeping.
 """
 
 from __future__ import annotations
@@ -13,52 +18,70 @@ import time
 
 import psutil
 
+WORKER_ID_ENV = "TEAMEXEC_WORKER_ID"
+
+# Every way psutil says "no longer, or not ours to look at".
+_GONE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)
+
 
 def process_start_time(pid: int) -> float | None:
+    """Creation time of ``pid`` in epoch seconds, or None when there is no such process."""
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+        return None
     try:
         return psutil.Process(pid).create_time()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+    except _GONE:
         return None
 
 
 def pid_matches(pid: int, started_at: float | None, *, tolerance: float = 1.0) -> bool:
+    """Is ``pid`` the very process that started at ``started_at``, and still running?"""
+    if started_at is None or isinstance(started_at, bool):
+        return False  # without a start time a pid proves nothing: it may be reused
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+        return False  # 0 and negatives name process groups, never a worker
     try:
         proc = psutil.Process(pid)
+        # an exited child its parent has not reaped yet is a zombie: dead for us
         if proc.status() == psutil.STATUS_ZOMBIE:
             return False
         created = proc.create_time()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+    except _GONE:
         return False
-    if started_at is None:
-        return False  # without a start time a pid proves nothing
     return abs(created - float(started_at)) <= tolerance
 
 
 def find_worker(worker_id: str) -> tuple[int, float] | None:
-    """(pid, start time) of the process started as worker ``worker_id``, not its children."""
-    matches: dict[int, psutil.Process] = {}
-    for proc in psutil.process_iter(["pid"]):
+    """(pid, start time) of the process started as worker ``worker_id``, or None.
+
+    The worker's agent (and its children) inherit ``TEAMEXEC_WORKER_ID``, so
+    several processes match; the worker is the top-most one, whose parent does
+    not match.  Should several such trees exist, the oldest is the worker.
+    """
+    matches: dict[int, tuple[int, float]] = {}  # pid -> (ppid, create_time)
+    for proc in psutil.process_iter():
         try:
-            if (
-                proc.environ().get("TEAMEXEC_WORKER_ID") == worker_id
-                and proc.status() != psutil.STATUS_ZOMBIE
-            ):
-                matches[proc.pid] = proc
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+            # environ() first: it is what filters nearly every process out
+            if proc.environ().get(WORKER_ID_ENV) != worker_id:
+                continue
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                continue
+            matches[proc.pid] = (proc.ppid(), proc.create_time())
+        except (*_GONE, OSError):
+            # other users' processes, and processes that exit while we look
             continue
-    for pid, proc in matches.items():
-        try:
-            if proc.ppid() not in matches:
-                return pid, proc.create_time()
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return None
+    tops = [(created, pid) for pid, (ppid, created) in matches.items() if ppid not in matches]
+    if not tops:
+        return None
+    created, pid = min(tops)
+    return pid, created
 
 
 class Liveness:
     """The OS facts the engine needs, in one injectable object (tests fake it)."""
 
     def now(self) -> float:
+        """Wall-clock epoch seconds: what state files record and retry_at compares with."""
         return time.time()
 
     def process_start_time(self, pid: int) -> float | None:

@@ -40,6 +40,7 @@ class InboxItem:
     name: str  # file name inside .msg/inbox/
     message: Any = None  # the parsed JSON, when it parsed
     error: str | None = None  # why it could not be read
+    ctime: float | None = None  # when it was renamed into the inbox (for latency traces)
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,7 @@ def run_loop(engine: Engine) -> Outcome:
             signal.signal(sig, handler)
         monitor.stop()
         engine.monitor = None
+        engine.trace.close()
 
 
 def _wait(monitor: Monitor, until: float) -> list[Wake]:

@@ -36,6 +36,22 @@ def graph_order(session: Session, tasks: Mapping[str, Task]) -> list[str]:
         return sorted(deps, key=task_sort_key)
 
 
+def as_reconciled(session: Session, tasks: Mapping[str, Task]) -> dict[str, Task]:
+    """The task list as reconciliation would shape it, for the ready list: graph nodes
+    without a file count as created, completions from completed_tasks count."""
+    shaped = dict(tasks)
+    listed = set(session.completed_tasks)
+    for task_id, node in session.graph.items():
+        if task_id not in shaped:
+            status = "completed" if task_id in listed else "pending"
+            shaped[task_id] = Task(
+                {"id": task_id, "status": status, "owner": node.role, "blockedBy": node.depends_on}
+            )
+        elif task_id in listed and shaped[task_id].status is not TaskStatus.COMPLETED:
+            shaped[task_id] = shaped[task_id].evolve(status="completed")
+    return shaped
+
+
 def build_status(
     session: Session,
     tasks: Mapping[str, Task],
@@ -44,9 +60,7 @@ def build_status(
     runnable_roles: Collection[str],
     now: float,
     locked_by: Mapping[str, Any] | None,
-    reconciled: Mapping[str, Task] | None = None,
 ) -> dict[str, Any]:
-    """``reconciled``: the tasks as reconciliation would leave them, for the ready list."""
     order = graph_order(session, tasks)
     rows = []
     for task_id in order:
@@ -79,7 +93,7 @@ def build_status(
                 "elapsed_s": round(now - started, 1) if started is not None else None,
             }
         )
-    ready = [t.id for t in ready_tasks(reconciled or tasks, session.specs.keys(), now)]
+    ready = [t.id for t in ready_tasks(as_reconciled(session, tasks), session.specs.keys(), now)]
     warnings = [str(w) for w in session.warnings]
     for role in sorted(session.specs):
         if role not in runnable_roles:

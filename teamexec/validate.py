@@ -60,10 +60,37 @@ class _Doc:
         self.issues.append(Issue(self.shown, line, message, severity))
 
     def check_schema(self, kind: str) -> bool:
-        errors = schema.schema_errors(kind, self.value)
+        value = self.value
+        if kind == "task-analysis" and isinstance(value, dict) and plainly_valid_graph(value):
+            # the schema's per-entry rules are proven to hold: skip descending 50k entries
+            value = {**value, "dependency_graph": {}}
+        errors = schema.schema_errors(kind, value)
         for pointer, message in errors:
             self.error(pointer, f"{pointer or '/'}: {message}")
         return not errors
+
+
+def plainly_valid_graph(analysis: Mapping[str, Any]) -> bool:
+    """A fast check that implies the schema's rules for dependency_graph entries.
+
+    True only when every id matches the task-id pattern and every entry is a
+    list of strings or an object whose depends_on/role have the schema's types.
+    When False the full schema runs and words the errors.
+    """
+    graph = analysis.get("dependency_graph")
+    if not isinstance(graph, dict):
+        return False
+    for task_id, entry in graph.items():
+        if not TASK_ID_RE.match(task_id):
+            return False
+        if isinstance(entry, dict):
+            deps, role = entry.get("depends_on", []), entry.get("role", "")
+            if not isinstance(role, str) or not isinstance(deps, list):
+                return False
+            entry = deps
+        if not isinstance(entry, list) or not all(isinstance(d, str) for d in entry):
+            return False
+    return True
 
 
 def _strings(value: Any) -> tuple[str, ...]:

@@ -1,4 +1,10 @@
-"""Processes racing to claim the same 100 tasks never claim one twice."""
+"""Real processes racing to claim the same 100 tasks never claim one twice.
+
+Each racer imports the store, says ``ready``, and blocks reading its stdin;
+the test releases them all together by writing ``go`` once every racer is
+ready — a barrier with no sleeps.  Each reports what it won; the disk must
+agree, with every task claimed exactly once.
+"""
 
 from __future__ import annotations
 
@@ -6,56 +12,85 @@ import json
 import subprocess
 import sys
 
+import pytest
 from factories import make_task
 
 from teamexec.store import TaskStore
+
+N_TASKS = 100
 
 RACER = """
 import json, sys, time
 from pathlib import Path
 from teamexec.store import TaskStore
-directory, name, gate, mode = sys.argv[1:5]
-while not Path(gate).exists():
-    time.sleep(0.001)
+directory, name, mode, count = sys.argv[1:5]
 store = TaskStore(Path(directory))
+print("ready", flush=True)
+assert sys.stdin.readline().strip() == "go"
 won = []
 if mode == "next":
     while (task := store.claim_next("a", {"a"}, name, now=time.time())) is not None:
         won.append(task.id)
 else:
-    for i in range(100):
-        if store.claim(f"A-{i:03d}", name, now=time.time()) is not None:
-            won.append(f"A-{i:03d}")
+    # each racer walks the list from a different point so that they collide everywhere
+    ids = [f"A-{i}" for i in range(int(count))]
+    start = int(name[1:]) * 37 % len(ids)
+    for task_id in ids[start:] + ids[:start]:
+        if store.claim(task_id, name, now=time.time()) is not None:
+            won.append(task_id)
 print(json.dumps(won))
 """
 
 
-def race(tmp_path, mode):
+def race(tmp_path, modes):
     store = TaskStore(tmp_path / "tasks")
-    store.write_many(make_task(f"A-{i:03d}") for i in range(100))
-    gate = tmp_path / "go"
+    assert store.write_many(make_task(f"A-{i}") for i in range(N_TASKS)) == N_TASKS
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", RACER, str(store.directory), f"w{n}", str(gate), mode],
+            [sys.executable, "-c", RACER, str(store.directory), f"w{n}", mode, str(N_TASKS)],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
-        for n in range(3)
+        for n, mode in enumerate(modes)
     ]
-    gate.write_text("")
-    results = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
-    claimed = [tid for won in results for tid in won]
-    assert sorted(claimed) == [f"A-{i:03d}" for i in range(100)]  # each exactly once
-    tasks, _ = TaskStore(store.directory).read_all()
+    try:
+        for proc in procs:
+            assert proc.stdout.readline().strip() == "ready"
+        for proc in procs:
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        results = [json.loads(proc.communicate(timeout=120)[0]) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert [proc.returncode for proc in procs] == [0] * len(procs)
+    claimed = sorted(tid for won in results for tid in won)
+    assert claimed == sorted(f"A-{i}" for i in range(N_TASKS))  # each exactly once
+    tasks, issues = TaskStore(store.directory).read_all()
+    assert issues == []
     for n, won in enumerate(results):
         for tid in won:
             assert tasks[tid].claimed_by == f"w{n}"
             assert tasks[tid].attempts == 1
+    assert sorted(p.name for p in store.directory.iterdir() if p.name.startswith(".")) == [".lock"]
+    return results
 
 
+@pytest.mark.slow
 def test_claim_race(tmp_path):
-    race(tmp_path, "each")
+    race(tmp_path, ["each"] * 4)
 
 
+@pytest.mark.slow
 def test_claim_next_race(tmp_path):
-    race(tmp_path, "next")
+    results = race(tmp_path, ["next"] * 4)
+    for won in results:  # each racer took its tasks in start order (numbers as numbers)
+        assert won == sorted(won, key=lambda t: int(t.split("-")[1]))
+
+
+@pytest.mark.slow
+def test_claim_and_claim_next_race_each_other(tmp_path):
+    race(tmp_path, ["each", "next", "each", "next"])
