@@ -91,6 +91,12 @@ def agents_missing(session: Session, options: RunOptions) -> list[Issue]:
     return issues
 
 
+def task_file_issues(paths: SessionPaths) -> list[Issue]:
+    """Damaged task files stop a run before anything is written (PROTOCOL §8 step 1)."""
+    _tasks, problems = TaskStore(paths.tasks).read_all()
+    return problems
+
+
 def execute(request: RunRequest, reporter: Reporter) -> int:
     paths = SessionPaths(request.session, request.task_list)
     load_session(paths.root)  # validate before the lock file is even created
@@ -98,7 +104,7 @@ def execute(request: RunRequest, reporter: Reporter) -> int:
         return dry_run(request, paths, reporter)
     with ExecutorLock(paths.lock):
         session = load_session(paths.root)
-        missing = agents_missing(session, request.options)
+        missing = agents_missing(session, request.options) + task_file_issues(paths)
         if missing:
             raise InvalidSession(missing)
         started = time.time()
@@ -116,6 +122,9 @@ def _done(tasks: dict[str, Task]) -> int:
 
 def dry_run(request: RunRequest, paths: SessionPaths, reporter: Reporter) -> int:
     session = load_session(paths.root)
+    problems = task_file_issues(paths)
+    if problems:
+        raise InvalidSession(problems)
     now = time.time()
     engine = Engine(paths=paths, session=session, options=request.options, emit=lambda _e: None)
     rec = engine.plan(now)

@@ -107,3 +107,16 @@ def test_reset_downstream(tmp_path):
     assert state["C-001"]["status"] == "completed"
     session = json.loads((root / "team-session.json").read_text())
     assert session["completed_tasks"] == ["C-001"]
+
+
+def test_a_damaged_task_file_stops_resume_before_any_write(tmp_path):
+    root = write_session(tmp_path / "s", {"A-001": [], "B-001": ["A-001"]})
+    assert teamexec("run", str(root)).returncode == 0
+    teamexec("reset", str(root), "B-001")
+    (root / "tasks" / "A-001.json").write_text('{"id": "A-001",\n "status": ')
+    before = (root / "team-session.json").read_bytes()
+    result = teamexec("resume", str(root))
+    assert result.returncode == 1
+    assert "A-001.json:2: not valid JSON" in result.stderr
+    assert (root / "tasks" / "A-001.json").read_text() == '{"id": "A-001",\n "status": '
+    assert (root / "team-session.json").read_bytes() == before
