@@ -29,7 +29,7 @@ from teamexec.paths import SessionPaths
 from teamexec.render import Reporter
 from teamexec.report import build_report, deliverables, report_lines
 from teamexec.runner import run_loop
-from teamexec.schedule import PipelineState, Running, plan_spawns
+from teamexec.schedule import PipelineState, Running
 from teamexec.status import build_status, status_lines
 from teamexec.store import TaskStore
 
@@ -132,14 +132,7 @@ def dry_run(request: RunRequest, paths: SessionPaths, reporter: Reporter) -> int
         Running(str(e["worker_id"]), str(e.get("role")), str(e.get("task_id")))
         for e in rec.session_data.get("active_workers") or ()
     ]
-    spawns = plan_spawns(
-        tasks=rec.tasks,
-        specs=session.specs,
-        running=adopted,
-        max_workers=engine.max_workers,
-        now=now,
-        runnable_roles=engine.runnable_roles(),
-    )
+    spawns = engine.next_spawns(rec.tasks, adopted, now)
     view = {
         "session": str(paths.root),
         "actions": [

@@ -22,6 +22,7 @@ from teamexec.monitor import Monitor, Wake
 from teamexec.rolespec import parse_role_spec
 from teamexec.schedule import PipelineState, Running, pipeline_state
 
+SESSION_REFRESH_S = 1.0
 CONTROL_PAUSE = "pause"
 CONTROL_STOP = "stop"
 
@@ -95,7 +96,6 @@ def step(engine: Engine, wakes: Iterable[Wake], now: float) -> Outcome | None:
     if engine.pause_reason is None:
         engine.spawn_ready(now)
     engine.flush_tasks()
-    engine.flush_session(durable=False)  # counters and pids: resume recomputes them
     running = [Running(w.worker_id, w.role, w.task_id) for w in engine.running.values()]
     state, stuck = pipeline_state(
         engine.tasks,
@@ -108,9 +108,12 @@ def step(engine: Engine, wakes: Iterable[Wake], now: float) -> Outcome | None:
         engine.flush_session(status=SessionStatus.PAUSED)
         return Outcome(state, paused_by=engine.pause_reason)
     if state is PipelineState.RUNNING:
+        # counters, completed_tasks and pids: at most once a second, not fsynced.
+        # The task files are the truth and resume recomputes all of these.
+        if now - engine.session_written_at >= SESSION_REFRESH_S:
+            engine.flush_session(durable=False)
         return None
-    if state is not PipelineState.COMPLETE:
-        engine.flush_session(status=SessionStatus.PAUSED)
+    engine.flush_session(status=None if state is PipelineState.COMPLETE else SessionStatus.PAUSED)
     return Outcome(state, tuple(stuck))
 
 
