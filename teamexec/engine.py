@@ -362,6 +362,17 @@ class Engine(WorkerLifecycle):
             self.store.write_many(self.tasks[t] for t in sorted(self.dirty))
             self.dirty.clear()
 
+    def record_workers(self) -> None:
+        """Write active_workers alone, durably: the record made before any spawn.
+
+        Counters and completed_tasks are left for flush_session — reconcile
+        recomputes them from the task files, and recomputing them here would
+        make every spawn cost a scan of all tasks.
+        """
+        data = dict(self.session_file.data)
+        data["active_workers"] = [w.entry() for w in self.running.values()]
+        self._write_session(data, durable=True)
+
     def flush_session(self, *, status: SessionStatus | None = None, durable: bool = True) -> None:
         data = dict(self.session_file.data)
         completed = [t for t in data.get("completed_tasks") or () if isinstance(t, str)]
@@ -382,8 +393,11 @@ class Engine(WorkerLifecycle):
         data["active_workers"] = [w.entry() for w in self.running.values()]
         if status is not None:
             data["status"] = status.value
+        self._write_session(data, durable=durable or status is not None)
+
+    def _write_session(self, data: dict[str, Any], *, durable: bool) -> None:
         was_damaged = self.session_file.damaged
-        self.session_file.write(data, durable=durable or status is not None)
+        self.session_file.write(data, durable=durable)
         self.session_written_at = time.time()
         if self.session_file.damaged and self.session_file.damaged != was_damaged:
             text = f"{self.paths.team_session}: {self.session_file.damaged}"

@@ -33,9 +33,8 @@ def ready_tasks(
     tasks: Mapping[str, Task], roles: Collection[str], now: float, *, owner: str | None = None
 ) -> list[Task]:
     """Ready tasks in start order; ``owner`` keeps only that role's."""
+    pending = [t for t in tasks.values() if t.status is TaskStatus.PENDING]  # cheap pre-filter
     found: Iterable[Task] = (
-        t
-        for t in tasks.values()
-        if (owner is None or t.owner == owner) and is_ready(t, tasks, roles, now)
+        t for t in pending if (owner is None or t.owner == owner) and is_ready(t, tasks, roles, now)
     )
     return sorted(found, key=lambda t: task_sort_key(t.id))

@@ -69,8 +69,20 @@ def build_report(
         "parallel_speedup": round(busy / wall, 2),
         "peak_worker_rss_kb": peak_rss_kb,
         "tasks": rows,
-        "stuck": [{"id": s.task_id, "reason": s.reason} for s in stuck],
+        "stuck": [
+            {"id": s.task_id, "reason": s.reason, "last_lines": last_lines(tasks.get(s.task_id))}
+            for s in stuck
+        ],
     }
+
+
+def last_lines(task: Task | None, count: int = 5) -> list[str]:
+    """The end of a failed task's last log, as its last error recorded it."""
+    error = task.metadata.get("last_error") if task is not None else None
+    tail = error.get("log_tail") if isinstance(error, dict) else None
+    if not isinstance(tail, str):
+        return []
+    return [line for line in tail.splitlines() if line.strip()][-count:]
 
 
 def deliverables(tasks: Mapping[str, Task], artifacts_dir: Path, root: Path) -> list[str]:
@@ -105,7 +117,9 @@ def report_lines(
     body.append(f"Pipeline: {counts['completed']}/{counts['total']} tasks")
     if report["stuck"]:
         body.append("Not done:")
-        body.extend(f"- {s['id']}: {s['reason']}" for s in report["stuck"])
+        for row in report["stuck"]:
+            body.append(f"- {row['id']}: {row['reason']}")
+            body.extend(f"    | {line}" for line in row["last_lines"])
     body.append(f"Roles: {', '.join(roles)}")
     body.append(
         f"Duration: {report['duration_s']:.1f} s (parallel speedup {report['parallel_speedup']}x)"

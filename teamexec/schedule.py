@@ -99,10 +99,12 @@ def pipeline_state(
     now: float,
     runnable_roles: Collection[str],
 ) -> tuple[PipelineState, list[Stuck]]:
+    if running:  # the common case, answered without scanning every task
+        return PipelineState.RUNNING, []
     live = [t for t in tasks.values() if t.status is not TaskStatus.DELETED]
-    if all(t.status is TaskStatus.COMPLETED for t in live) and not running:
+    if all(t.status is TaskStatus.COMPLETED for t in live):
         return PipelineState.COMPLETE, []
-    if running or any(t.status is TaskStatus.IN_PROGRESS for t in live):
+    if any(t.status is TaskStatus.IN_PROGRESS for t in live):
         return PipelineState.RUNNING, []
     ready = [t for t in ready_tasks(tasks, roles, now) if t.owner in runnable_roles]
     if ready or next_retry(tasks, now) is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,6 +36,21 @@ def main() -> int:
         while not gate.exists() and time.monotonic() < deadline:
             time.sleep(0.01)
     time.sleep(float(behaviour.get("sleep", 0)))
+    if "progress" in behaviour:  # report through the CLI, as a real agent would
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "teamexec",
+                "msg",
+                "progress",
+                "--summary",
+                "halfway",
+                "--data",
+                json.dumps({"progress_pct": behaviour["progress"], "phase": "Phase 3"}),
+            ],
+            check=True,
+        )
     for line in behaviour.get("print", []):
         print(line, flush=True)
     if attempt <= int(behaviour.get("fail_times", 0)):

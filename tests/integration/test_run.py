@@ -92,6 +92,7 @@ def test_failed_task_stops_its_dependents_and_exits_1(tmp_path):
     assert state["C-001"]["status"] == "completed"
     assert runs(root, "B-001") == []
     assert "A-001: failed after 2 attempt(s)" in result.stdout
+    assert "[executor]     | boom" in result.stdout  # the last error lines
     assert "blocked by failed task A-001" in result.stdout
     assert "boom" in json.dumps(state["A-001"]["metadata"]["last_error"])
 
@@ -173,3 +174,52 @@ def test_lean_shell_worker_runs_the_same_pipeline(tmp_path):
     assert "rate limit hit" in error["log_tail"]  # the executor added the lean worker's log tail
     prompt = next((root / "runs").glob("CHECK-001.1.*")).read_text()
     assert prompt.startswith("## Role Assignment")
+
+
+def test_progress_messages_keep_meta_current_and_poll_mode_works(tmp_path):
+    root = write_session(tmp_path / "s", {"A-001": []}, behaviour={"A-001": {"progress": 50}})
+    result = teamexec("run", str(root), "--poll")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[a] A-001 50% halfway" in result.stdout
+    meta = json.loads((root / ".msg" / "meta.json").read_text())
+    assert meta["roles"]["a"]["progress_pct"] == 50
+    assert meta["roles"]["a"]["phase"] == "Phase 3"
+    log = [json.loads(line) for line in (root / ".msg" / "messages.jsonl").read_text().splitlines()]
+    assert [m["type"] for m in log] == ["progress", "task_complete"]
+    assert [m["id"] for m in log] == ["MSG-001", "MSG-002"]
+
+
+def test_worker_that_exits_without_reporting_is_a_crash(tmp_path):
+    root = write_session(
+        tmp_path / "s", {"A-001": []}, specs={"a": {"worker": ["true"], "max_retries": 1}}
+    )
+    result = teamexec("run", str(root), "--backoff-scale", "0")
+    assert result.returncode == 1
+    error = tasks(root)["A-001"]["metadata"]["last_error"]
+    assert error["kind"] == "crashed"
+    assert "without reporting" in error["reason"]
+    assert "A-001: failed after 2 attempt(s)" in result.stdout
+
+
+def test_task_list_option_uses_another_directory(tmp_path):
+    root = write_session(tmp_path / "s", {"A-001": [], "B-001": ["A-001"]})
+    other = tmp_path / "claude-tasks"
+    result = teamexec("run", str(root), "--task-list", str(other))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(p.name for p in other.glob("*.json")) == ["A-001.json", "B-001.json"]
+    assert not (root / "tasks").exists()
+    check = teamexec("check", str(root), "--task-list", str(other))
+    assert "Progress: 2/2 (100%)" in check.stdout
+
+
+def test_reset_refuses_while_an_executor_runs(tmp_path):
+    root = write_session(tmp_path / "s", {"A-001": []}, behaviour={"A-001": {"wait_for": "go"}})
+    proc = start_teamexec("run", str(root))
+    try:
+        wait_for(lambda: runs(root, "A-001"), what="agent start")
+        result = teamexec("reset", str(root), "A-001")
+        assert result.returncode == 3
+        assert "locked by pid" in result.stderr
+    finally:
+        (root / "go").write_text("")
+        proc.communicate(timeout=30)
