@@ -137,11 +137,15 @@ class GraphNode:
 
 @dataclass(frozen=True)
 class Task:
-    """A task file.  ``data`` is the whole JSON object, unknown keys included."""
+    """A task file.  ``data`` is the whole JSON object, unknown keys included.
+
+    Treated as immutable (``evolve`` makes a new one), so the derived fields are
+    cached: the scheduler reads them for every task on every pass.
+    """
 
     data: Mapping[str, Any]
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
         return str(self.data["id"])
 
@@ -150,16 +154,16 @@ class Task:
         # cached: the scheduler asks every task's status on every pass
         return TaskStatus(self.data.get("status", "pending"))
 
-    @property
+    @functools.cached_property
     def owner(self) -> str | None:
         owner = self.data.get("owner")
         return owner if isinstance(owner, str) and owner else None
 
-    @property
+    @functools.cached_property
     def blocked_by(self) -> tuple[str, ...]:
         return tuple(str(x) for x in self.data.get("blockedBy") or ())
 
-    @property
+    @functools.cached_property
     def metadata(self) -> Mapping[str, Any]:
         meta = self.data.get("metadata")
         return meta if isinstance(meta, dict) else {}

@@ -15,7 +15,8 @@ from teamexec.model import Task, TaskStatus, parse_iso, task_sort_key
 
 
 def retry_at(task: Task) -> float | None:
-    return parse_iso(task.metadata.get("retry_at"))
+    value = task.metadata.get("retry_at")
+    return None if value is None else parse_iso(value)
 
 
 def is_ready(task: Task, tasks: Mapping[str, Task], roles: Collection[str], now: float) -> bool:

@@ -73,7 +73,10 @@ def next_retry(tasks: Mapping[str, Task], now: float) -> float | None:
     due = [
         at
         for t in tasks.values()
-        if t.status is TaskStatus.PENDING and (at := retry_at(t)) is not None and at > now
+        if "retry_at" in t.metadata  # most tasks never failed: skip them cheaply
+        and t.status is TaskStatus.PENDING
+        and (at := retry_at(t)) is not None
+        and at > now
     ]
     return min(due, default=None)
 

@@ -77,7 +77,11 @@ def test_find_worker_finds_the_worker_not_its_agent():
     )
     try:
         agent_pid = int(proc.stdout.readline())
-        assert psutil.Process(agent_pid).environ()["TEAMEXEC_WORKER_ID"] == "w-find-me"
+        # /proc/<pid>/environ can read empty while the agent is still exec'ing
+        wait_for(
+            lambda: psutil.Process(agent_pid).environ().get("TEAMEXEC_WORKER_ID") == "w-find-me",
+            what="agent environment",
+        )
         found = find_worker("w-find-me")
         assert found == (proc.pid, process_start_time(proc.pid))  # the worker, not the agent
         assert pid_matches(*found)
