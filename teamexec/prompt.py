@@ -1,22 +1,29 @@
 """The prompt a built-in worker gives its agent on stdin (PROTOCOL §7).
 
-The role assignment (role, role_spec, session, session_id, team_name,
-requirement, inner_loop), then the task, then the role-spec body.
-Standard library only.
+Built by the Python worker (``worker.py``) for each task it runs, and by the
+executor (``workers.py``) for the lean shell worker, which cannot build it.
+The order is the protocol's: the role assignment (role, role_spec, session,
+session_id, team_name, requirement, inner_loop), then the task, then the
+role-spec body.  Standard library only: the worker imports this.
 """
 
 from __future__ import annotations
 
 
 def split_frontmatter_body(text: str) -> str:
-    """The markdown after a leading ``---`` ... ``---`` block (plain text, no YAML)."""
-    lines = text.splitlines(keepends=True)
+    """The markdown after a leading ``---`` ... ``---`` block; ``text`` when there is none.
+
+    A plain text split, no YAML: the executor has already validated the
+    role-spec in force, and the worker must not pay for a YAML import.
+    """
+    lines = text.removeprefix("\ufeff").splitlines(keepends=True)
     if not lines or lines[0].strip() != "---":
         return text
     for index in range(1, len(lines)):
+        # "..." also ends a YAML document, and so a frontmatter block
         if lines[index].strip() in ("---", "..."):
-            return "".join(lines[index + 1 :]).lstrip("\n")
-    return text
+            return "".join(lines[index + 1 :]).lstrip("\r\n")
+    return text  # an unterminated block is not frontmatter
 
 
 def build_prompt(
@@ -33,19 +40,26 @@ def build_prompt(
     task_description: str,
     role_body: str,
 ) -> str:
+    """The agent's whole prompt as markdown: assignment, task, then the role's phases.
+
+    The assignment is one ``key: value`` line per field, which a role-spec's
+    phases can refer to by name (``session``, ``requirement``...).
+    """
+    description = task_description.strip() or "(no description)"
     return (
         "## Role Assignment\n"
+        "\n"
         f"role: {role}\n"
         f"role_spec: {role_spec}\n"
         f"session: {session}\n"
         f"session_id: {session_id}\n"
         f"team_name: {team_name}\n"
-        f"requirement: {requirement}\n"
-        f"inner_loop: {str(inner_loop).lower()}\n"
+        f"requirement: {requirement.strip()}\n"
+        f"inner_loop: {'true' if inner_loop else 'false'}\n"
         "\n"
-        f"## Task {task_id}: {task_subject}\n"
+        f"## Task {task_id}: {task_subject.strip()}\n"
         "\n"
-        f"{task_description.strip()}\n"
+        f"{description}\n"
         "\n"
         "## Role Spec\n"
         "\n"
