@@ -13,8 +13,8 @@ import subprocess
 import sys
 
 import pytest
-from factories import make_task
 
+from factories import make_task
 from teamexec.store import TaskStore
 
 N_TASKS = 100

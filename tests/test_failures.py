@@ -1,6 +1,6 @@
 import pytest
-from factories import make_spec
 
+from factories import make_spec
 from teamexec.failures import FailureKind, backoff_s, classify
 
 

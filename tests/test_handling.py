@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from factories import make_session, make_spec, make_task
 
+from factories import make_session, make_spec, make_task
 from teamexec.events import EventKind
 from teamexec.failures import FailureKind
 from teamexec.handling import Context, apply_message, fail_attempt

@@ -8,8 +8,8 @@ import sys
 
 import psutil
 import pytest
-from sessionkit import wait_for
 
+from sessionkit import wait_for
 from teamexec.liveness import Liveness, find_worker, pid_matches, process_start_time
 
 # A worker that starts an "agent" child inheriting its environment, then waits

@@ -12,8 +12,8 @@ import threading
 import time
 
 import pytest
-from sessionkit import wait_for
 
+from sessionkit import wait_for
 from teamexec.errors import Locked, StateCorrupt
 from teamexec.liveness import process_start_time
 from teamexec.lock import ExecutorLock, lock_holder

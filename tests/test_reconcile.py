@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from factories import make_session, make_task
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from factories import make_session, make_task
 from teamexec.events import EventKind
 from teamexec.model import ExecutorConfig, TaskStatus, iso
 from teamexec.reconcile import InboxItem, WorkerFact, World, reconcile

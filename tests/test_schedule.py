@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from factories import make_spec, make_task
-
 from teamexec.model import iso
 from teamexec.schedule import PipelineState, Running, pipeline_state, plan_spawns
 

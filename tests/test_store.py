@@ -7,8 +7,8 @@ import json
 import os
 
 import pytest
-from factories import make_task
 
+from factories import make_task
 from teamexec import atomic
 from teamexec.errors import StateCorrupt
 from teamexec.model import Task, TaskStatus, iso

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from sessionkit import wait_for
 
+from sessionkit import wait_for
 from teamexec.prompt import build_prompt
 
 WORKER = [sys.executable, "-m", "teamexec.worker"]

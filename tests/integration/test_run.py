@@ -6,6 +6,7 @@ import json
 import signal
 
 import pytest
+
 from sessionkit import runs, start_teamexec, tasks, teamexec, wait_for, write_session
 
 DIAMOND = {
