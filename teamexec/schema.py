@@ -1,26 +1,35 @@
 """The JSON Schemas of every file kind, loaded once and compiled once.
 
-The schema files are the documentation of the formats (``schemas/`` at the
-top of the repository, packaged as ``teamexec/schemas`` in a wheel).
-``schema_errors(kind, value)`` returns ``(JSON pointer, message)`` pairs;
-the executor calls it for every message it receives, so the validators are
-cached.
+The schema files are the documentation of the formats: ``schemas/`` at the
+top of the repository, force-included as ``teamexec/schemas`` in a wheel
+(pyproject.toml).  The packaged directory is tried first, then the one next
+to the package (editable installs and a source checkout).
+
+``schema_errors(kind, value)`` returns ``(JSON pointer, message)`` pairs.
+Validation (validate.py, rolespec.py) calls it for the session files, and
+the executor (handling.py) for every message it receives, so each kind's
+validator is compiled once per process and reused.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
 from referencing import Registry, Resource
 
+from teamexec.jsonloc import escape
+
 KINDS = ("team-session", "task-analysis", "role-spec", "task", "message")
+MAX_MESSAGE = 240  # characters of one error message
 
 
 def schema_dir() -> Path:
+    """Where the ``*.schema.json`` files are: in the installed package, else the repository."""
     packaged = Path(__file__).parent / "schemas"
     if packaged.is_dir():
         return packaged
@@ -40,21 +49,26 @@ def _registry() -> tuple[Registry, dict[str, dict[str, Any]]]:
 
 @cache
 def validator(kind: str) -> Draft202012Validator:
+    """The compiled validator of one kind (see ``KINDS``), built on first use."""
     registry, schemas = _registry()
     return Draft202012Validator(schemas[kind], registry=registry)
 
 
-def pointer(path: Any) -> str:
-    return "".join(f"/{str(p).replace('~', '~0').replace('/', '~1')}" for p in path)
+def pointer(path: Iterable[Any]) -> str:
+    """A JSON pointer (RFC 6901) from a jsonschema error path."""
+    return "".join(f"/{escape(str(p))}" for p in path)
 
 
-def _message(error: Any) -> str:
+def _message(error: ValidationError) -> str:
+    """One short line: jsonschema quotes the whole offending value, which may be huge."""
+    message = error.message
     if error.validator == "required":
-        return error.message.replace(" is a required property", " is required")
-    if error.validator in ("oneOf", "anyOf") and error.context:
-        best = min(error.context, key=lambda e: len(e.message))
-        return best.message
-    return error.message
+        message = message.replace(" is a required property", " is required")
+    elif error.validator in ("oneOf", "anyOf") and error.context:
+        message = min(error.context, key=lambda e: len(e.message)).message
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE // 2] + " ... " + message[-MAX_MESSAGE // 2 :]
+    return message
 
 
 def schema_errors(kind: str, value: Any) -> list[tuple[str, str]]:
