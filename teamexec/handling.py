@@ -20,7 +20,7 @@ from typing import Any
 from teamexec import schema
 from teamexec.events import Event, EventKind
 from teamexec.failures import FailureKind, backoff_s, classify
-from teamexec.model import RoleSpec, Session, Task, TaskStatus, iso
+from teamexec.model import RoleSpec, Session, Task, TaskStatus, iso, parse_iso
 
 SUCCESS = "task_complete"
 ERROR = "error"
@@ -112,6 +112,14 @@ def complete_task(task: Task, *, artifact: str | None, now: float) -> Task:
     return task.evolve(status=TaskStatus.COMPLETED.value, metadata=meta)
 
 
+def _elapsed(reported: Any, task: Task, now: float) -> str:
+    """`` (3.2 s)``: the agent's own figure, else the time since the task was claimed."""
+    if isinstance(reported, int | float) and not isinstance(reported, bool):
+        return f" ({reported:.1f} s)"
+    started = parse_iso(task.metadata.get("started_at"))
+    return f" ({max(0.0, now - started):.1f} s)" if started is not None else ""
+
+
 def _complete(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
     sender = message["from"]
     if task.status is TaskStatus.COMPLETED:
@@ -121,8 +129,7 @@ def _complete(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> 
     if artifact is not None and not ctx.artifact_exists(artifact):
         return Verdict(accepted=False, deferred=True, reason=f"artifact {artifact} not found yet")
     done = complete_task(task, artifact=artifact, now=ctx.now)
-    duration = message["data"].get("duration_s")
-    elapsed = f" ({duration:.1f} s)" if isinstance(duration, int | float) else ""
+    elapsed = _elapsed(message["data"].get("duration_s"), task, ctx.now)
     event = Event(EventKind.COMPLETED, sender, f"{task.id} complete{elapsed}", task.id)
     return Verdict(accepted=True, updates={task.id: done}, events=(event,))
 

@@ -43,10 +43,8 @@ def build_report(
     for task in live:
         counts[task.status.value] += 1
     rows = []
-    busy = 0.0
     for task in live:
         duration = task_duration(task, tracked)
-        busy += duration or 0.0
         rows.append(
             {
                 "id": task.id,
@@ -57,6 +55,9 @@ def build_report(
                 "artifact": task.metadata.get("artifact"),
             }
         )
+    # Only the work of this execution counts: tasks done in an earlier run (before a
+    # resume) took none of this wall time, and a run with nothing left has no speedup.
+    busy = sum(tracked.values())
     wall = max(finished - started, 1e-9)
     return {
         "execution_id": execution_id,
@@ -66,7 +67,7 @@ def build_report(
         "finished_at": iso(finished),
         "duration_s": round(finished - started, 3),
         "counts": {"total": len(live), **counts},
-        "parallel_speedup": round(busy / wall, 2),
+        "parallel_speedup": round(busy / wall, 2) if tracked else None,
         "peak_worker_rss_kb": peak_rss_kb,
         "tasks": rows,
         "stuck": [
@@ -121,9 +122,9 @@ def report_lines(
             body.append(f"- {row['id']}: {row['reason']}")
             body.extend(f"    | {line}" for line in row["last_lines"])
     body.append(f"Roles: {', '.join(roles)}")
-    body.append(
-        f"Duration: {report['duration_s']:.1f} s (parallel speedup {report['parallel_speedup']}x)"
-    )
+    speedup = report["parallel_speedup"]
+    how = f"parallel speedup {speedup}x" if speedup is not None else "no task ran in this execution"
+    body.append(f"Duration: {report['duration_s']:.1f} s ({how})")
     body.append("")
     body.append(f"Session: {session_path}")
     body.append(bar)

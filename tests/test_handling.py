@@ -49,6 +49,14 @@ def test_task_complete_marks_completed_and_records_artifact():
     assert verdict.events[0].kind is EventKind.COMPLETED
 
 
+def test_completion_line_says_how_long_the_task_took():
+    claimed = running(started_at=iso(NOW - 3.2))
+    verdict = apply_message(message("task_complete"), ctx(claimed))
+    assert verdict.events[0].text == "RESEARCH-001 complete (3.2 s)"
+    reported = apply_message(message("task_complete", duration_s=7), ctx(claimed))
+    assert reported.events[0].text == "RESEARCH-001 complete (7.0 s)"
+
+
 def test_role_specific_success_type_counts_as_completion():
     verdict = apply_message(message("research_complete"), ctx(running()))
     assert verdict.updates["RESEARCH-001"].status is TaskStatus.COMPLETED

@@ -1,0 +1,59 @@
+"""The end-of-run report: counts, durations, speedup, and its text frame."""
+
+from __future__ import annotations
+
+from factories import make_task
+from teamexec.model import iso
+from teamexec.report import build_report, report_lines
+from teamexec.schedule import Stuck
+
+NOW = 1_800_000_000.0
+
+
+def report(tasks, tracked, *, started=NOW, finished=NOW + 10.0, stuck=()):
+    return build_report(
+        execution_id="exec-1",
+        session_id="TC-x",
+        status="completed",
+        tasks={t.id: t for t in tasks},
+        tracked=tracked,
+        started=started,
+        finished=finished,
+        stuck=stuck,
+    )
+
+
+def test_speedup_is_this_executions_task_time_over_wall_time():
+    tasks = [make_task("A-001", "completed"), make_task("B-001", "completed")]
+    out = report(tasks, {"A-001": 8.0, "B-001": 7.0})
+    assert out["parallel_speedup"] == 1.5
+    assert out["counts"] == {
+        "total": 2,
+        "pending": 0,
+        "in_progress": 0,
+        "completed": 2,
+        "failed": 0,
+    }
+
+
+def test_tasks_of_an_earlier_run_keep_their_duration_but_not_the_speedup():
+    earlier = make_task("A-001", "completed", started_at=iso(NOW - 100), completed_at=iso(NOW - 96))
+    out = report([earlier], {})
+    assert out["tasks"][0]["duration_s"] == 4.0
+    assert out["parallel_speedup"] is None
+    assert any("no task ran in this execution" in line for line in lines(out))
+
+
+def test_stuck_tasks_carry_their_reason_and_last_error_lines():
+    failed = make_task("A-001", "failed", attempts=3, last_error={"log_tail": "one\n\ntwo\nboom\n"})
+    out = report([failed], {"A-001": 1.0}, stuck=[Stuck("A-001", "failed after 3 attempts")])
+    assert out["stuck"] == [
+        {"id": "A-001", "reason": "failed after 3 attempts", "last_lines": ["one", "two", "boom"]}
+    ]
+    text = lines(out)
+    assert "[executor] - A-001: failed after 3 attempts" in text
+    assert "[executor]     | boom" in text
+
+
+def lines(out):
+    return report_lines(out, roles=["a"], session_path="s", delivered=[])
