@@ -44,10 +44,7 @@ def find_cycle(deps: Mapping[str, Sequence[str]]) -> list[str] | None:
 
 
 def topological_order(deps: Mapping[str, Sequence[str]]) -> list[str]:
-    """Kahn's order with ties broken by task id; raises CycleError."""
-    cycle = find_cycle(deps)
-    if cycle is not None:
-        raise CycleError(cycle)
+    """Kahn's order with ties broken by task id; raises CycleError naming a cycle."""
     indegree = {node: sum(1 for d in ds if d in deps) for node, ds in deps.items()}
     children = dependents(deps)
     order: list[str] = []
@@ -60,19 +57,19 @@ def topological_order(deps: Mapping[str, Sequence[str]]) -> list[str]:
             indegree[child] -= 1
             if indegree[child] == 0:
                 heapq.heappush(heap, (task_sort_key(child), child))
+    if len(order) < len(indegree):  # the nodes left over lie on or behind a cycle
+        raise CycleError(find_cycle(deps) or [])
     return order
 
 
 def dependents(deps: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
     """Invert the graph: task -> tasks that depend on it, sorted by id."""
-    out: dict[str, list[str]] = {node: [] for node in deps}
+    found: dict[str, dict[str, None]] = {node: {} for node in deps}  # ordered sets
     for node, ds in deps.items():
         for d in ds:
-            if d in out and node not in out[d]:
-                out[d].append(node)
-    for children in out.values():
-        children.sort(key=task_sort_key)
-    return out
+            if d in found:
+                found[d][node] = None
+    return {node: sorted(children, key=task_sort_key) for node, children in found.items()}
 
 
 def downstream(deps: Mapping[str, Sequence[str]], roots: Iterable[str]) -> set[str]:
