@@ -24,7 +24,7 @@ from referencing import Registry, Resource
 
 from teamexec.jsonloc import escape
 
-KINDS = ("team-session", "task-analysis", "role-spec", "task", "message")
+KINDS = ("team-session", "task-analysis", "role-spec", "task", "message", "report", "meta")
 MAX_MESSAGE = 240  # characters of one error message
 
 

@@ -6,13 +6,14 @@ from factories import make_task
 from teamexec.model import iso
 from teamexec.report import build_report, report_lines
 from teamexec.schedule import Stuck
+from teamexec.schema import schema_errors
 
 NOW = 1_800_000_000.0
 
 
 def report(tasks, tracked, *, started=NOW, finished=NOW + 10.0, stuck=()):
     return build_report(
-        execution_id="exec-1",
+        execution_id="exec-0123456789ab",
         session_id="TC-x",
         status="completed",
         tasks={t.id: t for t in tasks},
@@ -42,6 +43,7 @@ def test_tasks_of_an_earlier_run_keep_their_duration_but_not_the_speedup():
     assert out["tasks"][0]["duration_s"] == 4.0
     assert out["parallel_speedup"] is None
     assert any("no task ran in this execution" in line for line in lines(out))
+    assert schema_errors("report", out) == []
 
 
 def test_stuck_tasks_carry_their_reason_and_last_error_lines():
@@ -53,6 +55,7 @@ def test_stuck_tasks_carry_their_reason_and_last_error_lines():
     text = lines(out)
     assert "[executor] - A-001: failed after 3 attempts" in text
     assert "[executor]     | boom" in text
+    assert schema_errors("report", out) == []
 
 
 def lines(out):

@@ -8,6 +8,7 @@ import signal
 import pytest
 
 from sessionkit import runs, start_teamexec, tasks, teamexec, wait_for, write_session
+from teamexec.schema import schema_errors
 
 DIAMOND = {
     "PLAN-001": [],
@@ -38,6 +39,7 @@ def test_diamond_runs_to_completion_once_each(tmp_path):
     assert report["status"] == "completed"
     assert report["counts"]["completed"] == 5
     assert all(row["attempts"] == 1 for row in report["tasks"])
+    assert schema_errors("report", report) == []
     log = (root / ".msg" / "messages.jsonl").read_text().splitlines()
     assert json.loads(log[0])["id"] == "MSG-001"
     assert not list((root / ".msg" / "inbox").iterdir())
@@ -185,6 +187,7 @@ def test_progress_messages_keep_meta_current_and_poll_mode_works(tmp_path):
     meta = json.loads((root / ".msg" / "meta.json").read_text())
     assert meta["roles"]["a"]["progress_pct"] == 50
     assert meta["roles"]["a"]["phase"] == "Phase 3"
+    assert schema_errors("meta", meta) == []
     log = [json.loads(line) for line in (root / ".msg" / "messages.jsonl").read_text().splitlines()]
     assert [m["type"] for m in log] == ["progress", "task_complete"]
     assert [m["id"] for m in log] == ["MSG-001", "MSG-002"]
