@@ -9,7 +9,8 @@ imports this.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+import heapq
+from collections.abc import Collection, Iterable, Iterator, Mapping
 
 from teamexec.model import Task, TaskStatus, parse_iso, task_sort_key
 
@@ -39,3 +40,15 @@ def ready_tasks(
         t for t in pending if (owner is None or t.owner == owner) and is_ready(t, tasks, roles, now)
     )
     return sorted(found, key=lambda t: task_sort_key(t.id))
+
+
+def iter_ready(tasks: Mapping[str, Task], roles: Collection[str], now: float) -> Iterator[Task]:
+    """``ready_tasks`` lazily: a heap, so taking the first few of many costs no full sort."""
+    heap = [
+        (task_sort_key(t.id), t.id)
+        for t in tasks.values()
+        if t.status is TaskStatus.PENDING and is_ready(t, tasks, roles, now)
+    ]
+    heapq.heapify(heap)
+    while heap:
+        yield tasks[heapq.heappop(heap)[1]]

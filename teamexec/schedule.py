@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from teamexec.model import RoleSpec, Task, TaskStatus, task_sort_key
-from teamexec.readiness import ready_tasks, retry_at
+from teamexec.readiness import iter_ready, ready_tasks, retry_at
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def plan_spawns(
     per_role = Counter(r.role for r in running)
     busy_tasks = {r.task_id for r in running}
     spawns: list[Spawn] = []
-    for task in ready_tasks(tasks, specs.keys(), now):
+    for task in iter_ready(tasks, specs.keys(), now):
         role = task.owner or ""
         if role not in runnable_roles or task.id in busy_tasks:
             continue

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from factories import make_spec, make_task
 from teamexec.model import iso
+from teamexec.readiness import iter_ready, ready_tasks
 from teamexec.schedule import PipelineState, Running, pipeline_state, plan_spawns
 
 NOW = 1_800_000_000.0
@@ -79,3 +83,24 @@ def test_complete_failed_and_stalled_states_say_why():
     state, stuck = pipeline_state(stalled, roles={"a"}, running=[], now=NOW, runnable_roles={"a"})
     assert state is PipelineState.STALLED
     assert "does not exist" in stuck[0].reason
+
+
+statuses = st.sampled_from(["pending", "in_progress", "completed", "failed"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from("AB"), st.integers(1, 30), statuses, st.lists(st.integers(1, 30))
+        ),
+        max_size=40,
+    )
+)
+def test_lazy_ready_order_is_the_sorted_ready_list(rows):
+    tasks = {}
+    for prefix, number, status, deps in rows:
+        task_id = f"{prefix}-{number:03d}"
+        tasks[task_id] = make_task(task_id, status, deps=[f"A-{d:03d}" for d in deps])
+    eager = [t.id for t in ready_tasks(tasks, SPECS.keys(), NOW)]
+    assert [t.id for t in iter_ready(tasks, SPECS.keys(), NOW)] == eager
