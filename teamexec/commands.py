@@ -28,7 +28,6 @@ from teamexec.model import Issue, Session, SessionStatus, Task, TaskStatus, iso
 from teamexec.paths import SessionPaths
 from teamexec.render import Reporter
 from teamexec.report import build_report, deliverables, report_lines
-from teamexec.runner import run_loop
 from teamexec.schedule import PipelineState, Running
 from teamexec.status import build_status, status_lines
 from teamexec.store import TaskStore
@@ -98,6 +97,9 @@ def task_file_issues(paths: SessionPaths) -> list[Issue]:
 
 
 def execute(request: RunRequest, reporter: Reporter) -> int:
+    # the loop, the observers and watchdog load only when a run starts: `check` stays quick
+    from teamexec.runner import run_loop
+
     paths = SessionPaths(request.session, request.task_list)
     load_session(paths.root)  # validate before the lock file is even created
     if request.dry_run:
