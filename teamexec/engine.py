@@ -37,6 +37,7 @@ from teamexec.stateio import (
     write_meta,
 )
 from teamexec.store import TaskStore
+from teamexec.tasktable import TaskTable
 from teamexec.trace import Trace
 from teamexec.workers import LiveWorker, WorkerLifecycle
 
@@ -88,7 +89,7 @@ class Engine(WorkerLifecycle):
         self.session_file = SessionFile(paths.team_session, session.data)
         self.specs: dict[str, RoleSpec] = dict(session.specs)
         self.spec_paths: dict[str, Path] = {}
-        self.tasks: dict[str, Task] = {}
+        self.tasks: dict[str, Task] = TaskTable()  # keeps which tasks could start
         self.dirty: set[str] = set()
         self.running: dict[str, LiveWorker] = {}
         self.role_state: dict[str, Any] = read_meta_roles(paths)
@@ -170,7 +171,7 @@ class Engine(WorkerLifecycle):
         for path in (self.paths.inbox, self.paths.msg_tmp, self.paths.logs, self.paths.artifacts):
             path.mkdir(parents=True, exist_ok=True)
         self.store.write_many(rec.tasks[t] for t in rec.changed)
-        self.tasks = dict(rec.tasks)
+        self.tasks = TaskTable(rec.tasks)
         self._settle_messages([(d.item.name, d.item.message, d.verdict) for d in rec.messages], now)
         for event in rec.events:
             self.emit(event)

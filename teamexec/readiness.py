@@ -13,6 +13,7 @@ import heapq
 from collections.abc import Collection, Iterable, Iterator, Mapping
 
 from teamexec.model import Task, TaskStatus, parse_iso, task_sort_key
+from teamexec.tasktable import TaskTable
 
 
 def retry_at(task: Task) -> float | None:
@@ -35,19 +36,27 @@ def ready_tasks(
     tasks: Mapping[str, Task], roles: Collection[str], now: float, *, owner: str | None = None
 ) -> list[Task]:
     """Ready tasks in start order; ``owner`` keeps only that role's."""
-    pending = [t for t in tasks.values() if t.status is TaskStatus.PENDING]  # cheap pre-filter
     found: Iterable[Task] = (
-        t for t in pending if (owner is None or t.owner == owner) and is_ready(t, tasks, roles, now)
+        t
+        for t in pending_candidates(tasks)
+        if (owner is None or t.owner == owner) and is_ready(t, tasks, roles, now)
     )
     return sorted(found, key=lambda t: task_sort_key(t.id))
+
+
+def pending_candidates(tasks: Mapping[str, Task]) -> Iterable[Task]:
+    """Tasks worth judging: a ``TaskTable``'s candidates, else every pending task."""
+    if isinstance(tasks, TaskTable):
+        return [tasks[task_id] for task_id in tasks.candidates()]
+    return [t for t in tasks.values() if t.status is TaskStatus.PENDING]
 
 
 def iter_ready(tasks: Mapping[str, Task], roles: Collection[str], now: float) -> Iterator[Task]:
     """``ready_tasks`` lazily: a heap, so taking the first few of many costs no full sort."""
     heap = [
         (task_sort_key(t.id), t.id)
-        for t in tasks.values()
-        if t.status is TaskStatus.PENDING and is_ready(t, tasks, roles, now)
+        for t in pending_candidates(tasks)
+        if is_ready(t, tasks, roles, now)
     ]
     heapq.heapify(heap)
     while heap:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from teamexec.model import RoleSpec, Task, TaskStatus, task_sort_key
-from teamexec.readiness import iter_ready, ready_tasks, retry_at
+from teamexec.readiness import iter_ready, pending_candidates, ready_tasks, retry_at
 
 
 @dataclass(frozen=True)
@@ -69,10 +69,14 @@ def plan_spawns(
 
 
 def next_retry(tasks: Mapping[str, Task], now: float) -> float | None:
-    """The earliest back-off end among pending tasks still waiting for it."""
+    """The earliest back-off end among pending tasks still waiting for it.
+
+    With a ``TaskTable`` only tasks whose dependencies are done count: waking up
+    for one that could not start anyway would be a wasted pass.
+    """
     due = [
         at
-        for t in tasks.values()
+        for t in pending_candidates(tasks)
         if "retry_at" in t.metadata  # most tasks never failed: skip them cheaply
         and t.status is TaskStatus.PENDING
         and (at := retry_at(t)) is not None
