@@ -6,81 +6,84 @@ Callers never join session paths by hand; they ask a ``SessionPaths``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
 
 @dataclass(frozen=True)
 class SessionPaths:
+    """Every path of one session, each built once: the loop asks for them on every pass."""
+
     root: Path
     task_list: Path | None = None
 
-    @property
+    @functools.cached_property
     def team_session(self) -> Path:
         return self.root / "team-session.json"
 
-    @property
+    @functools.cached_property
     def task_analysis(self) -> Path:
         return self.root / "task-analysis.json"
 
-    @property
+    @functools.cached_property
     def role_specs(self) -> Path:
         return self.root / "role-specs"
 
-    @property
+    @functools.cached_property
     def tasks(self) -> Path:
         return self.task_list if self.task_list is not None else self.root / "tasks"
 
-    @property
+    @functools.cached_property
     def tasks_lock(self) -> Path:
         return self.tasks / ".lock"
 
-    @property
+    @functools.cached_property
     def msg(self) -> Path:
         return self.root / ".msg"
 
-    @property
+    @functools.cached_property
     def messages_log(self) -> Path:
         return self.msg / "messages.jsonl"
 
-    @property
+    @functools.cached_property
     def meta(self) -> Path:
         return self.msg / "meta.json"
 
-    @property
+    @functools.cached_property
     def inbox(self) -> Path:
         return self.msg / "inbox"
 
-    @property
+    @functools.cached_property
     def msg_tmp(self) -> Path:
         return self.msg / "tmp"
 
-    @property
+    @functools.cached_property
     def rejected(self) -> Path:
         return self.msg / "rejected"
 
-    @property
+    @functools.cached_property
     def control(self) -> Path:
         """Where `teamexec pause|stop` drop requests for the running executor."""
         return self.msg / "control"
 
-    @property
+    @functools.cached_property
     def artifacts(self) -> Path:
         return self.root / "artifacts"
 
-    @property
+    @functools.cached_property
     def wisdom(self) -> Path:
         return self.root / "wisdom"
 
-    @property
+    @functools.cached_property
     def logs(self) -> Path:
         return self.root / "logs"
 
-    @property
+    @functools.cached_property
     def report(self) -> Path:
         return self.root / "report.json"
 
-    @property
+    @functools.cached_property
     def lock(self) -> Path:
         return self.root / ".teamexec.lock"
 
