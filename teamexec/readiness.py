@@ -36,12 +36,7 @@ def ready_tasks(
     tasks: Mapping[str, Task], roles: Collection[str], now: float, *, owner: str | None = None
 ) -> list[Task]:
     """Ready tasks in start order; ``owner`` keeps only that role's."""
-    found: Iterable[Task] = (
-        t
-        for t in pending_candidates(tasks)
-        if (owner is None or t.owner == owner) and is_ready(t, tasks, roles, now)
-    )
-    return sorted(found, key=lambda t: task_sort_key(t.id))
+    return [t for t in iter_ready(tasks, roles, now) if owner is None or t.owner == owner]
 
 
 def pending_candidates(tasks: Mapping[str, Task]) -> Iterable[Task]:

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from factories import make_spec, make_task
-from teamexec.model import iso
-from teamexec.readiness import iter_ready, ready_tasks
+from teamexec.model import iso, task_sort_key
+from teamexec.readiness import is_ready, iter_ready, ready_tasks
 from teamexec.schedule import PipelineState, Running, pipeline_state, plan_spawns
 
 NOW = 1_800_000_000.0
@@ -97,10 +97,16 @@ statuses = st.sampled_from(["pending", "in_progress", "completed", "failed"])
         max_size=40,
     )
 )
-def test_lazy_ready_order_is_the_sorted_ready_list(rows):
+def test_ready_order_is_a_sorted_full_scan(rows):
     tasks = {}
     for prefix, number, status, deps in rows:
         task_id = f"{prefix}-{number:03d}"
         tasks[task_id] = make_task(task_id, status, deps=[f"A-{d:03d}" for d in deps])
-    eager = [t.id for t in ready_tasks(tasks, SPECS.keys(), NOW)]
-    assert [t.id for t in iter_ready(tasks, SPECS.keys(), NOW)] == eager
+    by_scan = sorted(
+        (t for t in tasks.values() if is_ready(t, tasks, SPECS.keys(), NOW)),
+        key=lambda t: task_sort_key(t.id),
+    )
+    assert list(iter_ready(tasks, SPECS.keys(), NOW)) == by_scan
+    assert ready_tasks(tasks, SPECS.keys(), NOW, owner="a") == [
+        t for t in by_scan if t.owner == "a"
+    ]
