@@ -20,7 +20,7 @@ from typing import Any
 from teamexec import schema
 from teamexec.events import Event, EventKind
 from teamexec.failures import FailureKind, backoff_s, classify
-from teamexec.model import RoleSpec, Session, Task, TaskStatus, iso, parse_iso
+from teamexec.model import RoleSpec, Session, Task, TaskStatus, iso
 
 SUCCESS = "task_complete"
 ERROR = "error"
@@ -112,12 +112,12 @@ def complete_task(task: Task, *, artifact: str | None, now: float) -> Task:
     return task.evolve(status=TaskStatus.COMPLETED.value, metadata=meta)
 
 
-def _elapsed(reported: Any, task: Task, now: float) -> str:
-    """`` (3.2 s)``: the agent's own figure, else the time since the task was claimed."""
+def _elapsed(reported: Any, done: Task) -> str:
+    """`` (3.2 s)``: the agent's own figure, else claim to completion as recorded."""
     if isinstance(reported, int | float) and not isinstance(reported, bool):
         return f" ({reported:.1f} s)"
-    started = parse_iso(task.metadata.get("started_at"))
-    return f" ({max(0.0, now - started):.1f} s)" if started is not None else ""
+    seconds = done.recorded_duration()
+    return f" ({seconds:.1f} s)" if seconds is not None else ""
 
 
 def _complete(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
@@ -129,7 +129,7 @@ def _complete(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> 
     if artifact is not None and not ctx.artifact_exists(artifact):
         return Verdict(accepted=False, deferred=True, reason=f"artifact {artifact} not found yet")
     done = complete_task(task, artifact=artifact, now=ctx.now)
-    elapsed = _elapsed(message["data"].get("duration_s"), task, ctx.now)
+    elapsed = _elapsed(message["data"].get("duration_s"), done)
     event = Event(EventKind.COMPLETED, sender, f"{task.id} complete{elapsed}", task.id)
     return Verdict(accepted=True, updates={task.id: done}, events=(event,))
 

@@ -195,6 +195,12 @@ class Task:
         meta = self.data.get("metadata")
         return meta if isinstance(meta, dict) else {}
 
+    def recorded_duration(self) -> float | None:
+        """Seconds from ``started_at`` to ``completed_at`` in the metadata, if both are there."""
+        start = parse_iso(self.metadata.get("started_at"))
+        end = parse_iso(self.metadata.get("completed_at"))
+        return None if start is None or end is None else max(0.0, end - start)
+
     @property
     def attempts(self) -> int:
         value = self.metadata.get("attempts", 0)

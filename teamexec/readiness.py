@@ -13,7 +13,7 @@ import heapq
 from collections.abc import Collection, Iterable, Iterator, Mapping
 
 from teamexec.model import Task, TaskStatus, parse_iso, task_sort_key
-from teamexec.tasktable import TaskTable
+from teamexec.tasktable import TaskTable, deps_done
 
 
 def retry_at(task: Task) -> float | None:
@@ -24,10 +24,8 @@ def retry_at(task: Task) -> float | None:
 def is_ready(task: Task, tasks: Mapping[str, Task], roles: Collection[str], now: float) -> bool:
     if task.status is not TaskStatus.PENDING or task.owner not in roles:
         return False
-    for dep in task.blocked_by:
-        other = tasks.get(dep)
-        if other is None or other.status is not TaskStatus.COMPLETED:
-            return False
+    if not deps_done(task, tasks):
+        return False
     due = retry_at(task)
     return due is None or due <= now
 

@@ -11,18 +11,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from teamexec.model import Task, TaskStatus, iso, parse_iso, task_sort_key
+from teamexec.model import Task, TaskStatus, iso, task_sort_key
 from teamexec.schedule import Stuck
 
 
 def task_duration(task: Task, tracked: Mapping[str, float]) -> float | None:
-    if task.id in tracked:
-        return round(tracked[task.id], 3)
-    start = parse_iso(task.metadata.get("started_at"))
-    end = parse_iso(task.metadata.get("completed_at"))
-    if start is None or end is None:
-        return None
-    return round(max(0.0, end - start), 3)
+    seconds = tracked.get(task.id, task.recorded_duration())
+    return None if seconds is None else round(seconds, 3)
 
 
 def build_report(

@@ -78,7 +78,6 @@ def next_retry(tasks: Mapping[str, Task], now: float) -> float | None:
         at
         for t in pending_candidates(tasks)
         if "retry_at" in t.metadata  # most tasks never failed: skip them cheaply
-        and t.status is TaskStatus.PENDING
         and (at := retry_at(t)) is not None
         and at > now
     ]

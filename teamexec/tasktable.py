@@ -22,6 +22,15 @@ from teamexec.model import Task, TaskStatus
 _MISSING: Any = object()
 
 
+def deps_done(task: Task, tasks: Mapping[str, Task]) -> bool:
+    """Every ``blockedBy`` task exists and is completed."""
+    for dep in task.blocked_by:
+        other = tasks.get(dep)
+        if other is None or other.status is not TaskStatus.COMPLETED:
+            return False
+    return True
+
+
 class TaskTable(dict[str, Task]):
     """Task id -> Task, with ``candidates()`` kept current by every write."""
 
@@ -102,14 +111,7 @@ class TaskTable(dict[str, Task]):
 
     def _judge(self, task_id: str) -> None:
         task = dict.get(self, task_id)
-        if task is not None and task.status is TaskStatus.PENDING and self._deps_done(task):
+        if task is not None and task.status is TaskStatus.PENDING and deps_done(task, self):
             self._candidates.add(task_id)
         else:
             self._candidates.discard(task_id)
-
-    def _deps_done(self, task: Task) -> bool:
-        for dep in task.blocked_by:
-            other = dict.get(self, dep)
-            if other is None or other.status is not TaskStatus.COMPLETED:
-                return False
-        return True
