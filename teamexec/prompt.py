@@ -9,6 +9,8 @@ role-spec body.  Standard library only: the worker imports this.
 
 from __future__ import annotations
 
+from teamexec.frontsplit import split_frontmatter
+
 
 def split_frontmatter_body(text: str) -> str:
     """The markdown after a leading ``---`` ... ``---`` block; ``text`` when there is none.
@@ -16,14 +18,8 @@ def split_frontmatter_body(text: str) -> str:
     A plain text split, no YAML: the executor has already validated the
     role-spec in force, and the worker must not pay for a YAML import.
     """
-    lines = text.removeprefix("\ufeff").splitlines(keepends=True)
-    if not lines or lines[0].strip() != "---":
-        return text
-    for index in range(1, len(lines)):
-        # "..." also ends a YAML document, and so a frontmatter block
-        if lines[index].strip() in ("---", "..."):
-            return "".join(lines[index + 1 :]).lstrip("\r\n")
-    return text  # an unterminated block is not frontmatter
+    parts = split_frontmatter(text.removeprefix("\ufeff"))
+    return text if parts is None else parts[2].lstrip("\r\n")
 
 
 def build_prompt(

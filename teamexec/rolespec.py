@@ -35,12 +35,12 @@ import yaml
 from yaml.constructor import SafeConstructor
 
 from teamexec import schema
+from teamexec.frontsplit import split_frontmatter
 from teamexec.jsonloc import escape
 from teamexec.model import Issue, RoleSpec
 
 PHASE_RE = re.compile(r"^##\s+Phase\s+([234])(?!\d)", re.IGNORECASE)
 FENCE_RE = re.compile(r"^\s{0,3}(```|~~~)")
-DELIMITER = "---"
 YAML_TAG = "tag:yaml.org,2002:"
 NUMBER_KEYS = ("timeout_s", "stall_after_s")
 
@@ -53,17 +53,6 @@ _SCALARS: dict[str, Callable[[yaml.ScalarNode], Any]] = {
     YAML_TAG + "int": _SAFE.construct_yaml_int,
     YAML_TAG + "float": _SAFE.construct_yaml_float,
 }
-
-
-def split(text: str) -> tuple[str, int, str, int] | None:
-    """(frontmatter, its first line, body, its first line), or None without frontmatter."""
-    lines = text.splitlines(keepends=True)
-    if not lines or lines[0].strip() != DELIMITER:
-        return None
-    for index in range(1, len(lines)):
-        if lines[index].strip() in (DELIMITER, "..."):
-            return "".join(lines[1:index]), 2, "".join(lines[index + 1 :]), index + 2
-    return None
 
 
 def _tag_name(tag: str) -> str:
@@ -335,7 +324,7 @@ def _parse(
     expected_prefix: str | None,
     rel_path: str,
 ) -> tuple[RoleSpec | None, list[Issue]]:
-    parts = split(text.removeprefix("\ufeff"))
+    parts = split_frontmatter(text.removeprefix("\ufeff"))
     if parts is None:
         msg = "no YAML frontmatter: the file must start with '---', then the keys, then '---'"
         return None, [Issue(path, 1, msg)]

@@ -14,8 +14,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from teamexec.frontsplit import split_frontmatter
 from teamexec.model import Issue, RoleSpec
-from teamexec.rolespec import parse_role_spec, phase_issues, split
+from teamexec.rolespec import parse_role_spec, phase_issues
 
 BODY = "# Role\n\n## Phase 2: In\n\n## Phase 3: Work\n\n## Phase 4: Out\n"
 FRONT = "role: r\nprefix: R\ninner_loop: false\nmessage_types:\n  success: done\n  error: error\n"
@@ -197,10 +198,10 @@ def test_phase_heading_forms(heading: str, counts: bool) -> None:
 
 
 def test_split_gives_body_and_its_first_line() -> None:
-    assert split("---\na: 1\n---\nbody\n") == ("a: 1\n", 2, "body\n", 4)
-    assert split("a: 1\n---\n") is None
-    assert split("---\na: 1\n") is None
-    assert split("") is None
+    assert split_frontmatter("---\na: 1\n---\nbody\n") == ("a: 1\n", 2, "body\n", 4)
+    assert split_frontmatter("a: 1\n---\n") is None
+    assert split_frontmatter("---\na: 1\n") is None
+    assert split_frontmatter("") is None
 
 
 def test_an_empty_frontmatter_is_not_a_mapping() -> None:
