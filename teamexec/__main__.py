@@ -1,5 +1,5 @@
 """``python -m teamexec`` runs the CLI."""
 
-from teamexec.cli import main
+from teamexec.cli.app import main
 
 main()

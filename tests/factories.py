@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from teamexec.model import (
+from teamexec.core.model import (
     ExecutorConfig,
     GraphNode,
     RoleDef,

@@ -15,14 +15,14 @@ import sys
 import pytest
 
 from factories import make_task
-from teamexec.store import TaskStore
+from teamexec.storage.store import TaskStore
 
 N_TASKS = 100
 
 RACER = """
 import json, sys, time
 from pathlib import Path
-from teamexec.store import TaskStore
+from teamexec.storage.store import TaskStore
 directory, name, mode, count = sys.argv[1:5]
 store = TaskStore(Path(directory))
 print("ready", flush=True)

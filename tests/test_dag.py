@@ -1,7 +1,7 @@
 import pytest
 
-from teamexec import dag
-from teamexec.errors import CycleError
+from teamexec.core import dag
+from teamexec.core.errors import CycleError
 
 
 @pytest.mark.parametrize(

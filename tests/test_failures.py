@@ -1,7 +1,7 @@
 import pytest
 
 from factories import make_spec
-from teamexec.failures import FailureKind, backoff_s, classify
+from teamexec.core.failures import FailureKind, backoff_s, classify
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from teamexec.cli import app
-from teamexec.loader import read_session_files
-from teamexec.validate import validate_session
+from teamexec.cli.app import app
+from teamexec.storage.loader import read_session_files
+from teamexec.validation.validate import validate_session
 
 FIXTURE = Path(__file__).parent / "fixtures" / "valid"
 FILES = ["team-session.json", "task-analysis.json", "role-specs/planner.md", "role-specs/coder.md"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from factories import make_session, make_spec, make_task
-from teamexec.events import EventKind
-from teamexec.failures import FailureKind
-from teamexec.handling import Context, apply_message, fail_attempt
-from teamexec.model import TaskStatus, iso, parse_iso
+from teamexec.core.events import EventKind
+from teamexec.core.failures import FailureKind
+from teamexec.core.handling import Context, apply_message, fail_attempt
+from teamexec.core.model import TaskStatus, iso, parse_iso
 
 NOW = 1_800_000_000.0
 GRAPH = {"RESEARCH-001": [], "DRAFT-001": ["RESEARCH-001"], "DRAFT-002": ["RESEARCH-001"]}

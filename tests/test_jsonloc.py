@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from teamexec.jsonloc import LineIndex, error_line, escape, line_of, loads, parse
+from teamexec.validation.jsonloc import LineIndex, error_line, escape, line_of, loads, parse
 
 DOC = """{
   "a": 1,

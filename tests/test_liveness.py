@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from sessionkit import wait_for
-from teamexec.liveness import Liveness, find_worker, pid_matches, process_start_time
+from teamexec.executor.liveness import Liveness, find_worker, pid_matches, process_start_time
 
 # A worker that starts an "agent" child inheriting its environment, then waits
 # for its stdin to close: the test ends it, nobody sleeps on a timer.

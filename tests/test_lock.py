@@ -14,15 +14,15 @@ import time
 import pytest
 
 from sessionkit import wait_for
-from teamexec.errors import Locked, StateCorrupt
-from teamexec.liveness import process_start_time
-from teamexec.lock import ExecutorLock, lock_holder
+from teamexec.core.errors import Locked, StateCorrupt
+from teamexec.executor.liveness import process_start_time
+from teamexec.storage.lock import ExecutorLock, lock_holder
 
 # Holds the lock until its stdin closes: no sleeping, and the test decides when it ends.
 HOLDER = """
 import sys
 from pathlib import Path
-from teamexec.lock import ExecutorLock
+from teamexec.storage.lock import ExecutorLock
 with ExecutorLock(Path(sys.argv[1])):
     print("held", flush=True)
     sys.stdin.read()
@@ -32,8 +32,8 @@ with ExecutorLock(Path(sys.argv[1])):
 CONTENDER = """
 import json, sys, time
 from pathlib import Path
-from teamexec.errors import Locked, StateCorrupt
-from teamexec.lock import ExecutorLock
+from teamexec.core.errors import Locked, StateCorrupt
+from teamexec.storage.lock import ExecutorLock
 started = time.monotonic()
 try:
     ExecutorLock(Path(sys.argv[1])).acquire()

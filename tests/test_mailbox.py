@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from teamexec import mailbox
-from teamexec.mailbox import MailboxError, make_message, post, post_from_env
-from teamexec.model import iso
+from teamexec.core.model import iso
+from teamexec.worker import outbox as mailbox
+from teamexec.worker.outbox import MailboxError, make_message, post, post_from_env
 
 ENV = {
     "TEAMEXEC_INBOX": "",
@@ -64,7 +64,7 @@ def test_post_renames_a_complete_file_into_the_inbox(inbox):
 WRITER = """
 import sys
 from pathlib import Path
-from teamexec.mailbox import make_message, post
+from teamexec.worker.outbox import make_message, post
 inbox, count = Path(sys.argv[1]), int(sys.argv[2])
 for n in range(count):
     data = {"task_id": f"T-{n}", "blob": "x" * 300_000}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from teamexec.prompt import build_prompt, split_frontmatter_body
+from teamexec.worker.prompt import build_prompt, split_frontmatter_body
 
 ARGS = {
     "role": "writer",

@@ -6,9 +6,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from factories import make_session, make_task
-from teamexec.events import EventKind
-from teamexec.model import ExecutorConfig, TaskStatus, iso
-from teamexec.reconcile import InboxItem, WorkerFact, World, reconcile
+from teamexec.core.events import EventKind
+from teamexec.core.model import ExecutorConfig, TaskStatus, iso
+from teamexec.core.reconcile import InboxItem, WorkerFact, World, reconcile
 
 NOW = 1_800_000_000.0
 GRAPH = {"RESEARCH-001": [], "DRAFT-001": ["RESEARCH-001"], "DRAFT-002": ["RESEARCH-001"]}

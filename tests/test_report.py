@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from factories import make_task
-from teamexec.model import iso
-from teamexec.report import build_report, report_lines
-from teamexec.schedule import Stuck
-from teamexec.schema import schema_errors
+from teamexec.core.model import iso
+from teamexec.core.report import build_report, report_lines
+from teamexec.core.schedule import Stuck
+from teamexec.validation.schema import schema_errors
 
 NOW = 1_800_000_000.0
 

@@ -14,9 +14,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from teamexec.frontsplit import split_frontmatter
-from teamexec.model import Issue, RoleSpec
-from teamexec.rolespec import parse_role_spec, phase_issues
+from teamexec.core.model import Issue, RoleSpec
+from teamexec.validation.frontsplit import split_frontmatter
+from teamexec.validation.rolespec import parse_role_spec, phase_issues
 
 BODY = "# Role\n\n## Phase 2: In\n\n## Phase 3: Work\n\n## Phase 4: Out\n"
 FRONT = "role: r\nprefix: R\ninner_loop: false\nmessage_types:\n  success: done\n  error: error\n"

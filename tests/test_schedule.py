@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from factories import make_spec, make_task
-from teamexec.model import iso, task_sort_key
-from teamexec.readiness import is_ready, iter_ready, ready_tasks
-from teamexec.schedule import PipelineState, Running, pipeline_state, plan_spawns
+from teamexec.core.model import iso, task_sort_key
+from teamexec.core.readiness import is_ready, iter_ready, ready_tasks
+from teamexec.core.schedule import PipelineState, Running, pipeline_state, plan_spawns
 
 NOW = 1_800_000_000.0
 SPECS = {"a": make_spec("a", "A"), "b": make_spec("b", "B")}

@@ -9,10 +9,10 @@ import os
 import pytest
 
 from factories import make_task
-from teamexec import atomic
-from teamexec.errors import StateCorrupt
-from teamexec.model import Task, TaskStatus, iso
-from teamexec.store import TaskStore
+from teamexec.core.errors import StateCorrupt
+from teamexec.core.model import Task, TaskStatus, iso
+from teamexec.storage import atomic
+from teamexec.storage.store import TaskStore
 
 NOW = 1_800_000_000.0
 

@@ -6,10 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from factories import make_task
-from teamexec.model import TaskStatus, iso
-from teamexec.readiness import ready_tasks
-from teamexec.schedule import next_retry
-from teamexec.tasktable import TaskTable
+from teamexec.core.model import TaskStatus, iso
+from teamexec.core.readiness import ready_tasks
+from teamexec.core.schedule import next_retry
+from teamexec.core.tasktable import TaskTable
 
 NOW = 1_800_000_000.0
 IDS = [f"T-{i:03d}" for i in range(8)]

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from teamexec import loader
-from teamexec.errors import InvalidSession
-from teamexec.loader import load_session, read_session_files
-from teamexec.model import Issue, Severity
-from teamexec.validate import SessionFiles, validate_session
+from teamexec.core.errors import InvalidSession
+from teamexec.core.model import Issue, Severity
+from teamexec.storage import loader
+from teamexec.storage.loader import load_session, read_session_files
+from teamexec.validation.validate import SessionFiles, validate_session
 
 FIXTURE = Path(__file__).parent / "fixtures" / "valid"
 REPO = Path(__file__).resolve().parent.parent

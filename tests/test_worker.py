@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sessionkit import wait_for
-from teamexec.prompt import build_prompt
+from teamexec.worker.prompt import build_prompt
 
 WORKER = [sys.executable, "-m", "teamexec.worker"]
 SPEC = "---\nrole: a\nprefix: A\ninner_loop: false\n---\n# A\n## Phase 2\nthe role body\n"
@@ -224,7 +224,7 @@ def test_missing_environment_is_a_usage_error(tmp_path):
 
 
 def test_inner_loop_takes_the_roles_ready_tasks_in_turn(tmp_path):
-    store = pytest.importorskip("teamexec.store")
+    store = pytest.importorskip("teamexec.storage.store")
     root = session_dir(
         tmp_path,
         task("A-1", "in_progress", attempts=1, claimed_by="w1"),
@@ -300,11 +300,11 @@ def test_a_signal_to_the_worker_alone_is_passed_on_to_the_agent(tmp_path, signum
 @pytest.mark.parametrize("module", ["yaml", "jsonschema", "typer", "psutil", "watchdog", "rich"])
 def test_worker_imports_stay_lean(module):
     out = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import teamexec.worker"],
+        [sys.executable, "-X", "importtime", "-c", "import teamexec.worker.main"],
         capture_output=True,
         text=True,
         check=True,
     ).stderr
     imported = {line.split("|")[-1].strip() for line in out.splitlines()}
-    assert "teamexec.worker" in imported  # the parse below reads real output
+    assert "teamexec.worker.main" in imported  # the parse below reads real output
     assert not {name for name in imported if name.split(".")[0] == module}

@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from sessionkit import runs, start_teamexec, tasks, teamexec, wait_for, write_session
-from teamexec.schema import schema_errors
+from teamexec.validation.schema import schema_errors
 
 DIAMOND = {
     "PLAN-001": [],

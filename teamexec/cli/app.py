@@ -1,0 +1,299 @@
+"""The command line (PROTOCOL §9): a thin typer layer over commands.py.
+
+Each command builds its options, calls one function in commands.py and maps
+``TeamexecError`` to one stderr line per problem and the protocol's exit
+code (1 invalid/failed, 2 usage, 3 locked, 130 interrupted).  Heavy modules
+are imported inside the commands so that ``teamexec msg`` stays quick.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    help="Run multi-agent team sessions stored as plain files — deterministically.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Completion(StrEnum):
+    interactive = "interactive"
+    archive = "archive"
+    keep = "keep"
+    export = "export"
+
+
+SessionArg = Annotated[
+    Path | None,
+    typer.Argument(
+        help="Session directory. Default: the one under .workflow/.team/ or ./sessions/."
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+TaskListOpt = Annotated[
+    Path | None, typer.Option("--task-list", help="Use another task directory (same format).")
+]
+AgentOpt = Annotated[
+    str | None, typer.Option("--agent", help="Agent command for roles whose role-spec sets none.")
+]
+
+
+def _guard(debug: bool, action: Callable[[], int]) -> None:
+    """Run a command; errors become one line each on stderr and the right exit code."""
+    from teamexec.core.errors import InvalidSession, TeamexecError
+
+    try:
+        code = action()
+    except InvalidSession as exc:
+        if debug:
+            raise
+        for issue in exc.issues:
+            print(str(issue), file=sys.stderr)
+        code = exc.exit_code
+    except TeamexecError as exc:
+        if debug:
+            raise
+        print(str(exc), file=sys.stderr)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        code = 130
+    raise typer.Exit(code)
+
+
+def _execute(
+    session: Path | None,
+    *,
+    resume: bool,
+    json_out: bool,
+    debug: bool,
+    dry_run: bool,
+    agent: str | None,
+    max_workers: int | None,
+    poll: bool,
+    task_list: Path | None,
+    completion: Completion | None,
+    export_to: Path | None,
+    force: bool,
+    detach: bool,
+    backoff_scale: float,
+) -> None:
+    def action() -> int:
+        from teamexec.cli.commands import RunRequest, discover, execute
+        from teamexec.cli.reporter import Reporter
+        from teamexec.executor.engine import RunOptions
+
+        root = session or discover(statuses=("active", "paused") if resume else None)
+        options = RunOptions(
+            max_workers=max_workers,
+            cli_agent=agent,
+            poll=poll,
+            detach=detach,
+            backoff_scale=backoff_scale,
+        )
+        request = RunRequest(
+            session=root,
+            options=options,
+            dry_run=dry_run,
+            json_out=json_out,
+            completion=completion.value if completion else None,
+            export_to=export_to,
+            force=force,
+            task_list=task_list,
+            resume=resume,
+        )
+        return execute(request, Reporter(json_out=json_out))
+
+    _guard(debug, action)
+
+
+def _run_options(resume: bool) -> Callable[..., None]:
+    def command(
+        session: SessionArg = None,
+        json_out: JsonOpt = False,
+        debug: DebugOpt = False,
+        dry_run: Annotated[
+            bool,
+            typer.Option(
+                "--dry-run",
+                help="Print what reconcile and the first spawns would do; write nothing.",
+            ),
+        ] = False,
+        agent: AgentOpt = None,
+        max_workers: Annotated[
+            int | None,
+            typer.Option(
+                "--max-workers",
+                min=1,
+                help="Workers at once (default: executor.max_workers, else 4).",
+            ),
+        ] = None,
+        poll: Annotated[
+            bool, typer.Option("--poll", help="Poll the inbox instead of file-system events.")
+        ] = False,
+        task_list: TaskListOpt = None,
+        completion: Annotated[
+            Completion | None,
+            typer.Option("--completion", help="Override the session's completion action."),
+        ] = None,
+        export_to: Annotated[
+            Path | None, typer.Option("--export-to", help="Target directory for Export Results.")
+        ] = None,
+        force: Annotated[
+            bool, typer.Option("--force", help="Let Export overwrite a non-empty directory.")
+        ] = False,
+        detach: Annotated[
+            bool, typer.Option("--detach", help="On Ctrl-C leave workers running for `resume`.")
+        ] = False,
+        backoff_scale: Annotated[
+            float,
+            typer.Option(
+                "--backoff-scale",
+                min=0.0,
+                help="Multiply retry back-offs (tests, fast agents).",
+                hidden=True,
+            ),
+        ] = 1.0,
+    ) -> None:
+        _execute(
+            session,
+            resume=resume,
+            json_out=json_out,
+            debug=debug,
+            dry_run=dry_run,
+            agent=agent,
+            max_workers=max_workers,
+            poll=poll,
+            task_list=task_list,
+            completion=completion,
+            export_to=export_to,
+            force=force,
+            detach=detach,
+            backoff_scale=backoff_scale,
+        )
+
+    return command
+
+
+app.command(
+    "run",
+    help="Validate, reconcile and run a session to the end, then its completion action. "
+    "Exit 0 complete, 1 invalid/failed/stalled, 3 locked, 130 interrupted.",
+)(_run_options(resume=False))
+app.command(
+    "resume",
+    help="Continue a paused or interrupted session: adopts live workers, applies callbacks "
+    "that arrived meanwhile, runs the rest. Exit codes as `run`.",
+)(_run_options(resume=True))
+
+
+@app.command(
+    help="Validate and show status (progress, graph, workers, ready tasks). Changes nothing."
+)
+def check(
+    session: SessionArg = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+    task_list: TaskListOpt = None,
+    agent: AgentOpt = None,
+) -> None:
+    def action() -> int:
+        from teamexec.cli.commands import check as do_check
+        from teamexec.cli.commands import discover
+        from teamexec.core.status import status_lines
+
+        root = session or discover()
+        view = do_check(root, task_list=task_list, cli_agent=agent)
+        if json_out:
+            print(json.dumps(view, indent=2, ensure_ascii=False))
+        else:
+            print("\n".join(status_lines(view)))
+        return 0
+
+    _guard(debug, action)
+
+
+@app.command(help="Write a message into the session inbox (for agents). Exit 0, or 2 on bad input.")
+def msg(
+    type_: Annotated[
+        str, typer.Argument(metavar="TYPE", help="progress, task_complete, error, blocker, ...")
+    ],
+    summary: Annotated[str, typer.Option("--summary", help="One-line summary.")] = "",
+    data: Annotated[str | None, typer.Option("--data", help="A JSON object of details.")] = None,
+    task: Annotated[
+        str | None, typer.Option("--task", help="Task id (default: TEAMEXEC_TASK_ID).")
+    ] = None,
+) -> None:
+    from teamexec.worker.outbox import MailboxError, post_from_env
+
+    try:
+        payload: Any = json.loads(data) if data is not None else None
+        path = post_from_env(type_, summary=summary, data=payload, task_id=task, env=os.environ)
+    except (MailboxError, ValueError) as exc:
+        print(f"teamexec msg: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    print(path)
+
+
+@app.command(
+    help="Put tasks (and with --downstream their dependents) back to pending. Exit 0, 1, 3."
+)
+def reset(
+    session: Annotated[Path, typer.Argument(help="Session directory.")],
+    tasks: Annotated[list[str], typer.Argument(help="Task ids.")],
+    downstream: Annotated[
+        bool, typer.Option("--downstream", help="Also reset every dependent task.")
+    ] = False,
+    task_list: TaskListOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    def action() -> int:
+        from teamexec.cli.commands import reset as do_reset
+
+        done = do_reset(session, tasks, downstream=downstream, task_list=task_list)
+        print(f"reset to pending: {', '.join(done)}")
+        return 0
+
+    _guard(debug, action)
+
+
+@app.command(help="Ask the running executor to stop starting workers (running ones finish).")
+def pause(session: SessionArg = None, debug: DebugOpt = False) -> None:
+    _control(session, "pause", debug)
+
+
+@app.command(help="Ask the running executor to terminate its workers and pause the session.")
+def stop(session: SessionArg = None, debug: DebugOpt = False) -> None:
+    _control(session, "stop", debug)
+
+
+def _control(session: Path | None, kind: str, debug: bool) -> None:
+    def action() -> int:
+        from teamexec.cli.commands import discover, request_control
+
+        print(request_control(session or discover(statuses=("active",)), kind))
+        return 0
+
+    _guard(debug, action)
+
+
+@app.command(help="The built-in worker (spawned by the executor; reads TEAMEXEC_* variables).")
+def worker() -> None:
+    from teamexec.worker.main import main as worker_main
+
+    raise typer.Exit(worker_main())
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,312 @@
+"""What each CLI command does, as functions returning an exit code.
+
+cli.py parses arguments and calls these; these wire the loader, the lock,
+the engine and the reporter together.  Errors are raised as ``TeamexecError``
+and turned into one stderr line each by the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from teamexec.cli.reporter import Reporter
+from teamexec.core import dag
+from teamexec.core.agentcmd import resolve_agent, runnable
+from teamexec.core.errors import InvalidSession, TeamexecError, UsageError
+from teamexec.core.model import Issue, Session, SessionStatus, Task, TaskStatus, iso
+from teamexec.core.report import build_report, deliverables, report_lines
+from teamexec.core.schedule import PipelineState, Running
+from teamexec.core.status import build_status, status_lines
+from teamexec.executor import end_action as completion
+from teamexec.executor.engine import Engine, Outcome, RunOptions
+from teamexec.storage.atomic import atomic_write, dump_json
+from teamexec.storage.loader import load_session
+from teamexec.storage.lock import ExecutorLock, lock_holder
+from teamexec.storage.paths import SessionPaths
+from teamexec.storage.store import TaskStore
+
+SEARCH_ROOTS = (Path(".workflow/.team"), Path("sessions"))
+
+
+def discover(*, statuses: Sequence[str] | None = None) -> Path:
+    """The one session under .workflow/.team/ or ./sessions/; several or none is a usage error."""
+    found: list[tuple[Path, str]] = []
+    for base in SEARCH_ROOTS:
+        if not base.is_dir():
+            continue
+        for candidate in sorted(base.iterdir()):
+            marker = candidate / "team-session.json"
+            if not marker.is_file():
+                continue
+            try:
+                status = str(json.loads(marker.read_text(encoding="utf-8")).get("status"))
+            except (ValueError, OSError, AttributeError):
+                status = "?"
+            if statuses is None or status in statuses:
+                found.append((candidate, status))
+    if len(found) == 1:
+        return found[0][0]
+    if not found:
+        raise UsageError("no session found under .workflow/.team/ or ./sessions/; name one")
+    listing = "; ".join(f"{p} ({s})" for p, s in found)
+    raise UsageError(f"several sessions found, name one: {listing}")
+
+
+@dataclass
+class RunRequest:
+    session: Path
+    options: RunOptions
+    dry_run: bool = False
+    json_out: bool = False
+    completion: str | None = None
+    export_to: Path | None = None
+    force: bool = False
+    task_list: Path | None = None
+    resume: bool = False
+
+
+def agents_missing(session: Session, options: RunOptions) -> list[Issue]:
+    issues = []
+    for role, spec in sorted(session.specs.items()):
+        agent = resolve_agent(
+            spec, cli_agent=options.cli_agent, env=options.env, executor=session.executor
+        )
+        if not runnable(spec, agent):
+            issues.append(
+                Issue(
+                    str(session.root / spec.path),
+                    None,
+                    f"role {role} has no agent command: set `agent:` in the frontmatter, "
+                    "or pass --agent, or set TEAMEXEC_AGENT or executor.agent",
+                )
+            )
+    return issues
+
+
+def task_file_issues(paths: SessionPaths) -> list[Issue]:
+    """Damaged task files stop a run before anything is written (PROTOCOL §8 step 1)."""
+    _tasks, problems = TaskStore(paths.tasks).read_all()
+    return problems
+
+
+def execute(request: RunRequest, reporter: Reporter) -> int:
+    # the loop, the observers and watchdog load only when a run starts: `check` stays quick
+    from teamexec.executor.runner import run_loop
+
+    paths = SessionPaths(request.session, request.task_list)
+    load_session(paths.root)  # validate before the lock file is even created
+    if request.dry_run:
+        return dry_run(request, paths, reporter)
+    with ExecutorLock(paths.lock):
+        session = load_session(paths.root)
+        missing = agents_missing(session, request.options) + task_file_issues(paths)
+        if missing:
+            raise InvalidSession(missing)
+        started = time.time()
+        engine = Engine(paths=paths, session=session, options=request.options, emit=reporter.event)
+        engine.apply_reconciliation(engine.plan(started), started)
+        reporter.start(total=len(engine.tasks), done=_done(engine.tasks))
+        engine_outcome = run_loop(engine)
+        reporter.stop()
+        return finish(request, engine, engine_outcome, started, reporter)
+
+
+def _done(tasks: dict[str, Task]) -> int:
+    return sum(1 for t in tasks.values() if t.status is TaskStatus.COMPLETED)
+
+
+def dry_run(request: RunRequest, paths: SessionPaths, reporter: Reporter) -> int:
+    session = load_session(paths.root)
+    problems = task_file_issues(paths)
+    if problems:
+        raise InvalidSession(problems)
+    now = time.time()
+    engine = Engine(paths=paths, session=session, options=request.options, emit=lambda _e: None)
+    rec = engine.plan(now)
+    adopted = [
+        Running(str(e["worker_id"]), str(e.get("role")), str(e.get("task_id")))
+        for e in rec.session_data.get("active_workers") or ()
+    ]
+    spawns = engine.next_spawns(rec.tasks, adopted, now)
+    view = {
+        "session": str(paths.root),
+        "actions": [
+            {"kind": e.kind.value, "task_id": e.task_id, "reason": e.text} for e in rec.events
+        ],
+        "messages": [
+            {"file": d.item.name, "accepted": d.verdict.accepted, "reason": d.verdict.reason}
+            for d in rec.messages
+        ],
+        "writes": {"tasks": list(rec.changed), "team_session": rec.session_changed},
+        "spawn": [{"task_id": s.task_id, "role": s.role} for s in spawns],
+        "missing_agents": [str(i) for i in agents_missing(session, request.options)],
+    }
+    reporter.dry_run(view)
+    return 0
+
+
+def finish(
+    request: RunRequest, engine: Engine, outcome: Outcome, started: float, reporter: Reporter
+) -> int:
+    paths, session = engine.paths, engine.session
+    hint = f"teamexec resume {paths.root}"
+    if outcome.interrupted or outcome.paused_by:
+        why = "interrupted" if outcome.interrupted else f"paused ({outcome.paused_by})"
+        detail = "workers left running for resume" if outcome.detached else "session paused"
+        reporter.line(f"[executor] {why}: {detail}. Resume with: {hint}")
+        reporter.summary({"status": "paused", "reason": why, "session": str(paths.root)})
+        return 1 if outcome.paused_by == "consensus" else 130
+    finished = time.time()
+    status = {
+        PipelineState.COMPLETE: "completed",
+        PipelineState.FAILED: "failed",
+        PipelineState.STALLED: "stalled",
+    }[outcome.state]
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    report = build_report(
+        execution_id=f"exec-{uuid.uuid4().hex[:12]}",
+        session_id=session.session_id,
+        status=status,
+        tasks=engine.tasks,
+        tracked=engine.task_seconds,
+        started=started,
+        finished=finished,
+        stuck=outcome.stuck,
+        peak_rss_kb=usage.ru_maxrss or None,
+    )
+    atomic_write(paths.report, dump_json(report))
+    for line in report_lines(
+        report,
+        roles=sorted(session.roles),
+        session_path=str(paths.root),
+        delivered=deliverables(engine.tasks, paths.artifacts, paths.root),
+    ):
+        reporter.line(line)
+    if outcome.state is not PipelineState.COMPLETE:
+        reporter.line(f"[executor] session paused; fix the cause, then: {hint}")
+        reporter.summary(report)
+        return 1
+    result = run_completion(request, engine, reporter, hint)
+    report["completion_action"] = result.action.value
+    reporter.summary(report)
+    return 0
+
+
+def run_completion(
+    request: RunRequest, engine: Engine, reporter: Reporter, hint: str
+) -> completion.Result:
+    action = completion.configured(engine.session.completion_action, request.completion)
+    export_to = request.export_to
+    if action is completion.Action.INTERACTIVE:
+        if reporter.interactive():
+            action, export_to = completion.ask(reporter.ask, export_to)
+        else:
+            reporter.line("[executor] warning: no terminal to ask; keeping the session active")
+            action = completion.Action.KEEP
+    result = completion.perform(
+        action,
+        paths=engine.paths,
+        session_file=engine.session_file,
+        now=time.time(),
+        export_to=export_to,
+        force=request.force,
+        resume_hint=hint,
+    )
+    if result.warning:
+        reporter.line(f"[executor] warning: {result.warning}; kept active instead")
+    for line in result.lines:
+        reporter.line(line)
+    return result
+
+
+def check(session_path: Path, *, task_list: Path | None, cli_agent: str | None) -> dict[str, Any]:
+    """Validate and describe; reads only, takes no lock, never blocks."""
+    paths = SessionPaths(session_path, task_list)
+    session = load_session(paths.root)
+    tasks, problems = TaskStore(paths.tasks).read_all() if paths.tasks.is_dir() else ({}, [])
+    if problems:
+        raise InvalidSession(problems)
+    options = RunOptions(cli_agent=cli_agent)
+    engine = Engine(paths=paths, session=session, options=options, emit=lambda _e: None)
+    now = time.time()
+    return build_status(
+        session,
+        tasks,
+        workers=engine.worker_facts(tasks),
+        runnable_roles=engine.runnable_roles(),
+        now=now,
+        locked_by=lock_holder(paths.lock),
+    )
+
+
+def check_lines(view: dict[str, Any]) -> list[str]:
+    return status_lines(view)
+
+
+def reset(
+    session_path: Path, task_ids: Sequence[str], *, downstream: bool, task_list: Path | None
+) -> list[str]:
+    """Back to pending in the task list and in completed_tasks; refuses while locked."""
+    paths = SessionPaths(session_path, task_list)
+    with ExecutorLock(paths.lock):
+        session = load_session(paths.root)
+        store = TaskStore(paths.tasks)
+        tasks, problems = store.read_all()
+        if problems:
+            raise InvalidSession(problems)
+        unknown = [t for t in task_ids if t not in tasks and t not in session.graph]
+        if unknown:
+            raise UsageError(f"{paths.tasks}: unknown task(s): {', '.join(unknown)}")
+        targets = set(task_ids)
+        if downstream:
+            deps = {t: n.depends_on for t, n in session.graph.items()}
+            for task in tasks.values():
+                deps.setdefault(task.id, task.blocked_by)
+            targets |= dag.downstream(deps, task_ids)
+        now = time.time()
+        changed = []
+        for task_id in sorted(targets):
+            task = tasks.get(task_id)
+            if task is None:
+                continue
+            changed.append(
+                task.evolve(
+                    status=TaskStatus.PENDING.value,
+                    metadata={
+                        "updated_at": iso(now),
+                        "claimed_by": None,
+                        "retry_at": None,
+                        "completed_at": None,
+                        "reset_reason": "teamexec reset",
+                        "attempts": 0,
+                    },
+                )
+            )
+        store.write_many(changed)
+        data = dict(session.data)
+        data["completed_tasks"] = [t for t in session.completed_tasks if t not in targets]
+        if data.get("status") == SessionStatus.COMPLETED.value:
+            data["status"] = SessionStatus.PAUSED.value
+        if data != dict(session.data):
+            atomic_write(paths.team_session, dump_json(data))
+        return sorted(targets)
+
+
+def request_control(session_path: Path, kind: str) -> str:
+    """``teamexec pause|stop``: ask the running executor through a control file."""
+    paths = SessionPaths(session_path)
+    load_session(paths.root)
+    holder = lock_holder(paths.lock)
+    if holder is None:
+        raise TeamexecError(f"{paths.root}: no executor is running this session")
+    paths.control.mkdir(parents=True, exist_ok=True)
+    atomic_write(paths.control / kind, f"{iso(time.time())} pid {os.getpid()}\n".encode())
+    return f"{kind} requested from executor pid {holder.get('pid')}"

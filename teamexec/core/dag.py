@@ -1,0 +1,86 @@
+"""The dependency graph as a small pure module: order, cycles, descendants.
+
+Used by validation (cycle and unknown-dependency errors), reconciliation
+(blocks/blockedBy), scheduling and ``reset --downstream``.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping, Sequence
+
+from teamexec.core.errors import CycleError
+from teamexec.core.model import task_sort_key
+
+
+def find_cycle(deps: Mapping[str, Sequence[str]]) -> list[str] | None:
+    """Return one cycle as ``[a, b, ..., a]``, or None.  Unknown deps are ignored."""
+    white, grey, black = 0, 1, 2
+    color = dict.fromkeys(deps, white)
+    for start in sorted(deps, key=task_sort_key):
+        if color[start] != white:
+            continue
+        # iterative DFS keeps deep chains (10k+) off the recursion limit
+        stack: list[tuple[str, Iterable[str]]] = [(start, iter(deps[start]))]
+        path = [start]
+        color[start] = grey
+        while stack:
+            node, children = stack[-1]
+            for child in children:
+                if child not in color:
+                    continue
+                if color[child] == grey:
+                    return [*path[path.index(child) :], child]
+                if color[child] == white:
+                    color[child] = grey
+                    stack.append((child, iter(deps[child])))
+                    path.append(child)
+                    break
+            else:
+                color[node] = black
+                stack.pop()
+                path.pop()
+    return None
+
+
+def topological_order(deps: Mapping[str, Sequence[str]]) -> list[str]:
+    """Kahn's order with ties broken by task id; raises CycleError naming a cycle."""
+    indegree = {node: sum(1 for d in ds if d in deps) for node, ds in deps.items()}
+    children = dependents(deps)
+    order: list[str] = []
+    heap = [(task_sort_key(n), n) for n, k in indegree.items() if k == 0]
+    heapq.heapify(heap)
+    while heap:
+        _, node = heapq.heappop(heap)
+        order.append(node)
+        for child in children.get(node, ()):
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                heapq.heappush(heap, (task_sort_key(child), child))
+    if len(order) < len(indegree):  # the nodes left over lie on or behind a cycle
+        raise CycleError(find_cycle(deps) or [])
+    return order
+
+
+def dependents(deps: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Invert the graph: task -> tasks that depend on it, sorted by id."""
+    found: dict[str, dict[str, None]] = {node: {} for node in deps}  # ordered sets
+    for node, ds in deps.items():
+        for d in ds:
+            if d in found:
+                found[d][node] = None
+    return {node: sorted(children, key=task_sort_key) for node, children in found.items()}
+
+
+def downstream(deps: Mapping[str, Sequence[str]], roots: Iterable[str]) -> set[str]:
+    """Every task that depends, directly or not, on one of ``roots`` (roots excluded)."""
+    children = dependents(deps)
+    seen: set[str] = set()
+    todo = [r for r in roots if r in children]
+    while todo:
+        node = todo.pop()
+        for child in children[node]:
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return seen - set(roots)

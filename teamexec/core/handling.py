@@ -1,0 +1,308 @@
+"""What an accepted message does to the tasks (PROTOCOL §6): a pure function.
+
+``apply_message`` turns one inbox message plus the current tasks into a
+``Verdict``: accepted or rejected (with the reason), the tasks it changes,
+the events to print, the role state for ``.msg/meta.json``.  Effects are
+*set* operations keyed by attempt, so applying a message twice is applying
+it once — which is what makes "crash between log append and inbox removal"
+harmless.
+
+The executor (engine.py) and reconciliation (reconcile.py) both call it; the
+engine also calls ``fail_attempt`` for crashes, timeouts and stalls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from teamexec.core.events import Event, EventKind
+from teamexec.core.failures import FailureKind, backoff_s, classify
+from teamexec.core.model import RoleSpec, Session, Task, TaskStatus, iso
+from teamexec.validation import schema
+
+SUCCESS = "task_complete"
+ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    accepted: bool
+    reason: str = ""  # why rejected, or why deferred
+    updates: Mapping[str, Task] = field(default_factory=dict)
+    events: tuple[Event, ...] = ()
+    role_state: Mapping[str, Any] | None = None  # patch for meta.json's entry of the sender
+    pause: bool = False
+    wisdom_issue: str | None = None  # a paragraph for wisdom/issues.md
+    deferred: bool = False  # leave in the inbox and look again later
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a message is judged against."""
+
+    session: Session
+    specs: Mapping[str, RoleSpec]
+    tasks: Mapping[str, Task]
+    now: float
+    backoff_scale: float = 1.0
+    artifact_exists: Callable[[str], bool] = lambda _path: True
+
+
+def reject(reason: str) -> Verdict:
+    return Verdict(accepted=False, reason=reason)
+
+
+def screen(message: Any, ctx: Context) -> str | None:
+    """The rejection reason for a message, or None when it may be applied."""
+    errors = schema.schema_errors("message", message)
+    if errors:
+        pointer, text = errors[0]
+        return f"schema: {pointer or '/'}: {text}"
+    sender = message["from"]
+    if sender not in ctx.session.roles:
+        return f"unknown role {sender!r}"
+    task_id = message["data"]["task_id"]
+    task = ctx.tasks.get(task_id)
+    if task is None:
+        return f"unknown task {task_id!r}"
+    if task.owner != sender:
+        return f"task {task_id} is owned by {task.owner!r}, not {sender!r}"
+    return None
+
+
+def message_kind(message: Mapping[str, Any], spec: RoleSpec | None) -> str:
+    """Map a role's own success/error type names onto the generic ones."""
+    kind = str(message["type"])
+    if spec is not None:
+        if kind == spec.success_type:
+            return SUCCESS
+        if kind == spec.error_type:
+            return ERROR
+    return kind
+
+
+def apply_message(message: Any, ctx: Context) -> Verdict:
+    reason = screen(message, ctx)
+    if reason is not None:
+        return reject(reason)
+    sender = message["from"]
+    data: Mapping[str, Any] = message["data"]
+    task = ctx.tasks[data["task_id"]]
+    spec = ctx.specs.get(sender)
+    kind = message_kind(message, spec)
+    handler = _HANDLERS.get(kind, _other)
+    return handler(message, task, spec, ctx)
+
+
+def _attempt_of(data: Mapping[str, Any]) -> int | None:
+    value = data.get("attempt")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def complete_task(task: Task, *, artifact: str | None, now: float) -> Task:
+    meta: dict[str, Any] = {"updated_at": iso(now), "completed_at": iso(now), "retry_at": None}
+    if artifact:
+        meta["artifact"] = artifact
+    return task.evolve(status=TaskStatus.COMPLETED.value, metadata=meta)
+
+
+def _elapsed(reported: Any, done: Task) -> str:
+    """`` (3.2 s)``: the agent's own figure, else claim to completion as recorded."""
+    if isinstance(reported, int | float) and not isinstance(reported, bool):
+        return f" ({reported:.1f} s)"
+    seconds = done.recorded_duration()
+    return f" ({seconds:.1f} s)" if seconds is not None else ""
+
+
+def _complete(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
+    sender = message["from"]
+    if task.status is TaskStatus.COMPLETED:
+        return Verdict(accepted=True)  # seen before: completion is idempotent
+    artifact = message["data"].get("artifact")
+    artifact = artifact if isinstance(artifact, str) and artifact else None
+    if artifact is not None and not ctx.artifact_exists(artifact):
+        return Verdict(accepted=False, deferred=True, reason=f"artifact {artifact} not found yet")
+    done = complete_task(task, artifact=artifact, now=ctx.now)
+    elapsed = _elapsed(message["data"].get("duration_s"), done)
+    event = Event(EventKind.COMPLETED, sender, f"{task.id} complete{elapsed}", task.id)
+    return Verdict(accepted=True, updates={task.id: done}, events=(event,))
+
+
+def fail_attempt(
+    task: Task,
+    *,
+    kind: FailureKind,
+    reason: str,
+    log_tail: str,
+    spec: RoleSpec | None,
+    now: float,
+    backoff_scale: float = 1.0,
+) -> tuple[Task, Event]:
+    """Count a failed attempt: back to pending with a back-off, or ``failed``."""
+    attempt = task.attempts
+    max_retries = spec.max_retries if spec is not None else 2
+    if kind is FailureKind.UNKNOWN and log_tail:
+        kind = classify(log_tail, spec)
+    last_error = {"attempt": attempt, "kind": kind.value, "reason": reason, "log_tail": log_tail}
+    source = task.owner or "executor"
+    if kind is FailureKind.PERMANENT or attempt > max_retries:
+        why = "permanent failure" if kind is FailureKind.PERMANENT else "retries exhausted"
+        failed = task.evolve(
+            status=TaskStatus.FAILED.value,
+            metadata={"updated_at": iso(now), "last_error": last_error, "retry_at": None},
+        )
+        text = f"{task.id} failed after {attempt} attempt(s), {why}: {reason}"
+        return failed, Event(EventKind.FAILED, source, text, task.id)
+    delay = backoff_s(task.id, attempt, scale=backoff_scale)
+    retried = task.evolve(
+        status=TaskStatus.PENDING.value,
+        metadata={
+            "updated_at": iso(now),
+            "last_error": last_error,
+            "retry_at": iso(now + delay),
+            "claimed_by": None,
+        },
+    )
+    text = f"{task.id} attempt {attempt} failed ({kind.value}: {reason}); retry in {delay:.1f} s"
+    return retried, Event(EventKind.RETRY, source, text, task.id)
+
+
+def _error(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
+    data = message["data"]
+    attempt = _attempt_of(data)
+    if task.status is not TaskStatus.IN_PROGRESS or (
+        attempt is not None and attempt != task.attempts
+    ):
+        return Verdict(accepted=True)  # an older attempt, or applied before
+    tail = data.get("log_tail") or ""
+    tail = tail if isinstance(tail, str) else "\n".join(str(x) for x in tail)
+    code = data.get("exit_code")
+    reason = message.get("summary") or (f"exit code {code}" if code is not None else "error")
+    updated, event = fail_attempt(
+        task,
+        kind=FailureKind.UNKNOWN,
+        reason=str(reason),
+        log_tail=f"{tail}\n{message.get('summary', '')}",
+        spec=spec,
+        now=ctx.now,
+        backoff_scale=ctx.backoff_scale,
+    )
+    return Verdict(accepted=True, updates={task.id: updated}, events=(event,))
+
+
+def _progress(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
+    data = message["data"]
+    state: dict[str, Any] = {"task_id": task.id, "last_seen": iso(ctx.now)}
+    for key in ("progress_pct", "phase"):
+        if key in data:
+            state[key] = data[key]
+    if data.get("phase") == "claimed":  # an inner-loop worker's own note: the engine says it
+        return Verdict(accepted=True, role_state=state)
+    pct = f" {data['progress_pct']}%" if "progress_pct" in data else ""
+    text = f"{task.id}{pct} {message.get('summary', '')}".rstrip()
+    event = Event(EventKind.PROGRESS, message["from"], text, task.id)
+    return Verdict(accepted=True, events=(event,), role_state=state)
+
+
+def _state_update(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
+    state = {k: v for k, v in message["data"].items() if k != "task_id"}
+    state.update(task_id=task.id, last_seen=iso(ctx.now))
+    return Verdict(accepted=True, role_state=state)
+
+
+def _blocker(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
+    summary = message.get("summary", "")
+    state = {"task_id": task.id, "blocker": summary, "last_seen": iso(ctx.now)}
+    event = Event(EventKind.BLOCKER, message["from"], f"{task.id} blocked: {summary}", task.id)
+    return Verdict(accepted=True, events=(event,), role_state=state)
+
+
+def _capability_gap(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
+    summary = message.get("summary", "")
+    text = (
+        f"capability gap on {task.id}: {summary} — teamexec never generates role-specs; "
+        "add one by hand under role-specs/ and register it in team-session.json"
+    )
+    return Verdict(accepted=True, events=(Event(EventKind.CAPABILITY_GAP, "executor", text),))
+
+
+def revision_id(task_id: str) -> str:
+    return f"{task_id}-R1"
+
+
+def _consensus(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
+    data = message["data"]
+    severity = str(data.get("severity", "LOW")).upper()
+    summary = message.get("summary", "")
+    sender = message["from"]
+    if severity == "MEDIUM":
+        note = f"## {iso(ctx.now)} {task.id} ({sender}): consensus blocked, MEDIUM\n\n{summary}\n"
+        event = Event(EventKind.CONSENSUS, sender, f"{task.id} consensus MEDIUM: {summary}")
+        return Verdict(accepted=True, events=(event,), wisdom_issue=note)
+    if severity != "HIGH":
+        event = Event(EventKind.CONSENSUS, sender, f"{task.id} consensus {severity}: {summary}")
+        return Verdict(accepted=True, events=(event,))
+    rev_id = revision_id(task.id)
+    if task.metadata.get("revision_of") or rev_id in ctx.tasks:
+        text = f"{task.id} consensus HIGH again after a revision: paused for the user ({summary})"
+        return Verdict(
+            accepted=True, events=(Event(EventKind.PAUSE, "executor", text),), pause=True
+        )
+    return _create_revision(task, rev_id, summary, ctx)
+
+
+def _create_revision(task: Task, rev_id: str, summary: str, ctx: Context) -> Verdict:
+    stamp = iso(ctx.now)
+    revision = Task(
+        {
+            "id": rev_id,
+            "subject": f"Revise {task.id}",
+            "description": (
+                f"{task.data.get('description', '')}\n\nREVISION of {task.id}: the team could "
+                f"not reach consensus (HIGH). Address: {summary}"
+            ),
+            "activeForm": f"Revising {task.id}",
+            "status": TaskStatus.PENDING.value,
+            "owner": task.owner,
+            "blocks": list(task.data.get("blocks") or ()),
+            "blockedBy": [task.id],
+            "metadata": {
+                "created_at": stamp,
+                "updated_at": stamp,
+                "attempts": 0,
+                "revision_of": task.id,
+            },
+        }
+    )
+    updates: dict[str, Task] = {rev_id: revision}
+    blocks = list(task.data.get("blocks") or ())
+    updates[task.id] = task.evolve(blocks=sorted({*blocks, rev_id}))
+    for other in ctx.tasks.values():
+        if task.id in other.blocked_by and other.id != rev_id:
+            updates[other.id] = other.evolve(blockedBy=[*other.blocked_by, rev_id])
+    text = f"{task.id} consensus HIGH: created {rev_id}; its dependents wait for it"
+    return Verdict(
+        accepted=True, updates=updates, events=(Event(EventKind.REVISION, "executor", text),)
+    )
+
+
+def _other(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
+    text = f"{message['type']}: {message.get('summary', '')}"
+    return Verdict(accepted=True, events=(Event(EventKind.MESSAGE, message["from"], text),))
+
+
+_HANDLERS: dict[str, Callable[[Any, Task, RoleSpec | None, Context], Verdict]] = {
+    SUCCESS: _complete,
+    ERROR: _error,
+    "progress": _progress,
+    "state_update": _state_update,
+    "blocker": _blocker,
+    "capability_gap": _capability_gap,
+    "consensus_blocked": _consensus,
+}

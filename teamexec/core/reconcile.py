@@ -1,0 +1,308 @@
+"""Reconciliation (PROTOCOL §8 step 2) as one pure function.
+
+``reconcile(world) -> Reconciliation``: the session, the task files, facts
+about recorded workers (alive or not, told by liveness.py), the messages
+waiting in the inbox and the clock go in; the new task files, the new
+team-session.json, what to do with each inbox file and the reasons come out.
+Nothing here touches the disk: ``engine.apply_reconciliation`` writes it.
+
+Order matters for "nothing runs twice": messages already in the inbox are
+applied *before* in-progress tasks are judged, so a worker that finished and
+reported while the executor was dead is seen as finished, not interrupted.
+Every rule is idempotent: reconciling a reconciled session changes no byte.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from teamexec.core import dag
+from teamexec.core.events import Event, EventKind
+from teamexec.core.handling import Context, Verdict, apply_message
+from teamexec.core.model import Session, Task, TaskStatus, iso, parse_iso, task_sort_key
+from teamexec.core.taskgen import new_task
+
+
+@dataclass(frozen=True)
+class WorkerFact:
+    """What liveness.py found about one ``active_workers`` entry."""
+
+    alive: bool
+    pid: int | None = None
+    pid_started_at: float | None = None
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    name: str  # file name inside .msg/inbox/
+    message: Any = None  # the parsed JSON, when it parsed
+    error: str | None = None  # why it could not be read
+    ctime: float | None = None  # when it was renamed into the inbox (for latency traces)
+
+
+@dataclass(frozen=True)
+class World:
+    session: Session
+    tasks: Mapping[str, Task]
+    workers: Mapping[str, WorkerFact]  # keyed by worker_id
+    now: float
+    mtimes: Mapping[str, float] = field(default_factory=dict)  # task id -> file mtime
+    inbox: Sequence[InboxItem] = ()
+    seen_ids: frozenset[str] = frozenset()  # original message ids in messages.jsonl
+    backoff_scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class MessageDecision:
+    item: InboxItem
+    verdict: Verdict
+    log: bool  # append to messages.jsonl (accepted and not logged before)
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    session_data: dict[str, Any]
+    tasks: dict[str, Task]
+    changed: tuple[str, ...]  # task ids whose file must be written
+    session_changed: bool
+    events: tuple[Event, ...]
+    messages: tuple[MessageDecision, ...]
+    recheck_at: float | None  # when a young orphan must be judged again
+    pause: bool = False
+
+
+def _entry_worker_id(entry: Mapping[str, Any]) -> str | None:
+    wid = entry.get("worker_id")
+    return wid if isinstance(wid, str) and wid else None
+
+
+def merge_completions(
+    tasks: dict[str, Task], completed_list: Sequence[str], now: float
+) -> tuple[list[str], list[Event]]:
+    """Union of completions: completed in either place is completed in both."""
+    events: list[Event] = []
+    listed = set(completed_list)
+    for task_id in sorted(listed, key=task_sort_key):
+        task = tasks.get(task_id)
+        if task is not None and task.status not in (TaskStatus.COMPLETED, TaskStatus.DELETED):
+            tasks[task_id] = task.evolve(
+                status=TaskStatus.COMPLETED.value,
+                metadata={"updated_at": iso(now), "claimed_by": None, "retry_at": None},
+            )
+            text = f"{task_id} marked completed: listed in completed_tasks"
+            events.append(Event(EventKind.COMPLETION_MERGED, "executor", text, task_id))
+    merged = list(completed_list)
+    extra = [
+        t.id for t in tasks.values() if t.status is TaskStatus.COMPLETED and t.id not in listed
+    ]
+    merged.extend(sorted(extra, key=task_sort_key))
+    return merged, events
+
+
+def create_missing(session: Session, tasks: dict[str, Task], now: float) -> list[Event]:
+    deps = {tid: node.depends_on for tid, node in session.graph.items()}
+    blocks = dag.dependents(deps)
+    completed = set(session.completed_tasks)
+    events = []
+    for task_id in sorted(session.graph, key=task_sort_key):
+        if task_id in tasks:
+            continue
+        node = session.graph[task_id]
+        tasks[task_id] = new_task(
+            node,
+            session=session,
+            blocks=blocks.get(task_id, ()),
+            completed=task_id in completed,
+            now=now,
+        )
+        text = f"{task_id} created for {node.role} from the dependency graph"
+        events.append(Event(EventKind.TASK_CREATED, "executor", text, task_id))
+    return events
+
+
+def apply_inbox(world: World, tasks: dict[str, Task]) -> tuple[list[MessageDecision], bool]:
+    """Apply waiting messages in ``ts`` order; returns the decisions and a pause flag."""
+    decisions: list[MessageDecision] = []
+    pause = False
+
+    def order(item: InboxItem) -> tuple[str, str]:
+        ts = item.message.get("ts", "") if isinstance(item.message, dict) else ""
+        return (str(ts), item.name)
+
+    for item in sorted(world.inbox, key=order):
+        if item.error is not None:
+            decisions.append(MessageDecision(item, Verdict(False, reason=item.error), False))
+            continue
+        ctx = Context(
+            session=world.session,
+            specs=world.session.specs,
+            tasks=tasks,
+            now=world.now,
+            backoff_scale=world.backoff_scale,
+        )
+        verdict = apply_message(item.message, ctx)
+        tasks.update(verdict.updates)
+        pause = pause or verdict.pause
+        seen = isinstance(item.message, dict) and item.message.get("id") in world.seen_ids
+        decisions.append(MessageDecision(item, verdict, verdict.accepted and not seen))
+    return decisions, pause
+
+
+def _reset(task: Task, now: float, reason: str) -> Task:
+    return task.evolve(
+        status=TaskStatus.PENDING.value,
+        metadata={"updated_at": iso(now), "claimed_by": None, "reset_reason": reason},
+    )
+
+
+def judge_in_progress(
+    world: World, tasks: dict[str, Task], entries: Sequence[Mapping[str, Any]]
+) -> tuple[list[Event], float | None]:
+    """Adopt live workers, reset interrupted tasks and old orphans."""
+    by_worker = {wid: e for e in entries if (wid := _entry_worker_id(e))}
+    by_task = {str(e.get("task_id")): e for e in entries if e.get("task_id")}
+    orphan_after = world.session.executor.orphan_after_s
+    events: list[Event] = []
+    recheck: float | None = None
+    for wid, entry in sorted(by_worker.items()):
+        task = tasks.get(str(entry.get("task_id")))
+        fact = world.workers.get(wid)
+        if (
+            task is not None
+            and task.status is TaskStatus.PENDING
+            and "retry_at" not in task.metadata  # not a failed attempt waiting to retry
+            and fact is not None
+            and fact.alive
+        ):
+            # a live worker is still on it: marking it running again is what keeps it
+            # from being started a second time
+            tasks[task.id] = task.evolve(
+                status=TaskStatus.IN_PROGRESS.value,
+                metadata={"updated_at": iso(world.now), "claimed_by": wid},
+            )
+            text = f"{task.id} was pending but worker {wid} is alive on it: in progress again"
+            events.append(Event(EventKind.WORKER_ADOPTED, "executor", text, task.id))
+    for task_id in sorted(tasks, key=task_sort_key):
+        task = tasks[task_id]
+        if task.status is not TaskStatus.IN_PROGRESS:
+            continue
+        entry = by_worker.get(task.claimed_by or "") or by_task.get(task_id)
+        if entry is not None:
+            wid = _entry_worker_id(entry)
+            fact = world.workers.get(wid) if wid else None
+            if fact is not None and fact.alive:
+                text = f"{task_id}: worker {wid} (pid {fact.pid}) is alive, adopted"
+                events.append(Event(EventKind.WORKER_ADOPTED, "executor", text, task_id))
+                continue
+            tasks[task_id] = _reset(task, world.now, "interrupted: its worker is gone")
+            text = f"{task_id} interrupted (worker {wid or '?'} is gone), back to pending"
+            events.append(Event(EventKind.TASK_INTERRUPTED, "executor", text, task_id))
+            continue
+        since = parse_iso(task.metadata.get("updated_at"))
+        if since is None:
+            since = world.mtimes.get(task_id, world.now)
+        if world.now - since >= orphan_after:
+            tasks[task_id] = _reset(task, world.now, "orphan: no worker recorded")
+            text = (
+                f"{task_id} orphaned (in progress {world.now - since:.0f} s, no worker recorded),"
+                " back to pending"
+            )
+            events.append(Event(EventKind.TASK_ORPHANED, "executor", text, task_id))
+        else:
+            due = since + orphan_after
+            recheck = due if recheck is None else min(recheck, due)
+    return events, recheck
+
+
+def unrecorded_workers(
+    world: World, tasks: Mapping[str, Task], entries: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Entries for live workers that claimed a task but are missing from active_workers.
+
+    An inner-loop worker claims its next task itself; liveness finds it by its
+    worker id, and it is adopted like a recorded one.
+    """
+    known = {_entry_worker_id(e) for e in entries}
+    found = []
+    for task in sorted(tasks.values(), key=lambda t: task_sort_key(t.id)):
+        wid = task.claimed_by
+        fact = world.workers.get(wid or "")
+        if task.status is not TaskStatus.IN_PROGRESS or wid in known or not fact or not fact.alive:
+            continue
+        found.append(
+            {
+                "worker_id": wid,
+                "role": task.owner,
+                "task_id": task.id,
+                "pid": fact.pid,
+                "pid_started_at": fact.pid_started_at,
+                "started_at": task.metadata.get("started_at") or iso(world.now),
+                "attempt": task.attempts,
+            }
+        )
+        known.add(wid)
+    return found
+
+
+def live_entries(world: World, entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The ``active_workers`` entries whose worker is alive, pids filled in."""
+    kept = []
+    for entry in entries:
+        wid = _entry_worker_id(entry)
+        fact = world.workers.get(wid) if wid else None
+        if fact is None or not fact.alive:
+            continue
+        entry = dict(entry)
+        if fact.pid is not None and entry.get("pid") != fact.pid:
+            entry["pid"] = fact.pid
+            entry["pid_started_at"] = fact.pid_started_at
+        kept.append(entry)
+    return kept
+
+
+def pipeline_counters(
+    data: dict[str, Any], tasks: Mapping[str, Task], workers: list[dict[str, Any]]
+) -> None:
+    live = [t for t in tasks.values() if t.status is not TaskStatus.DELETED]
+    pipeline = dict(data.get("pipeline") or {})
+    pipeline["tasks_total"] = len(live)
+    pipeline["tasks_completed"] = sum(1 for t in live if t.status is TaskStatus.COMPLETED)
+    data["pipeline"] = pipeline
+    data["active_workers"] = workers
+
+
+def reconcile(world: World) -> Reconciliation:
+    session = world.session
+    tasks = dict(world.tasks)
+    data: dict[str, Any] = copy.deepcopy(dict(session.data))
+    events = create_missing(session, tasks, world.now)
+    completed_list, merged = merge_completions(tasks, list(session.completed_tasks), world.now)
+    events.extend(merged)
+    decisions, pause = apply_inbox(world, tasks)
+    for decision in decisions:
+        events.extend(decision.verdict.events)
+    entries = [e for e in data.get("active_workers") or () if isinstance(e, dict)]
+    entries += unrecorded_workers(world, tasks, entries)
+    judged, recheck = judge_in_progress(world, tasks, entries)
+    events.extend(judged)
+    # completions the inbox brought join the list; nothing new to merge back
+    data["completed_tasks"], _ = merge_completions(tasks, completed_list, world.now)
+    pipeline_counters(data, tasks, live_entries(world, entries))
+    changed = tuple(
+        tid
+        for tid in sorted(tasks, key=task_sort_key)
+        if world.tasks.get(tid) is None or world.tasks[tid].data != tasks[tid].data
+    )
+    return Reconciliation(
+        session_data=data,
+        tasks=tasks,
+        changed=changed,
+        session_changed=data != dict(session.data),
+        events=tuple(events),
+        messages=tuple(decisions),
+        recheck_at=recheck,
+        pause=pause,
+    )

@@ -1,0 +1,161 @@
+"""What ``teamexec check`` shows, computed without touching anything.
+
+``build_status`` is pure: the session, the task files as they are (possibly
+missing — "not created yet"), facts about recorded workers and the clock in,
+a JSON-ready view out.  ``status_lines`` renders it for a terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from teamexec.core import dag
+from teamexec.core.errors import CycleError
+from teamexec.core.model import Session, Task, TaskStatus, parse_iso, task_sort_key
+from teamexec.core.readiness import ready_tasks
+from teamexec.core.reconcile import WorkerFact
+
+MARKS = {
+    "completed": "✓",
+    "in_progress": "▶",
+    "pending": "○",
+    "failed": "✗",
+    "deleted": "-",
+    "not_created": "·",
+}
+
+
+def graph_order(session: Session, tasks: Mapping[str, Task]) -> list[str]:
+    deps: dict[str, tuple[str, ...]] = {t: n.depends_on for t, n in session.graph.items()}
+    for task in tasks.values():
+        deps.setdefault(task.id, task.blocked_by)
+    try:
+        return dag.topological_order(deps)
+    except CycleError:  # a hand-edited task list can loop even when the graph does not
+        return sorted(deps, key=task_sort_key)
+
+
+def as_reconciled(session: Session, tasks: Mapping[str, Task]) -> dict[str, Task]:
+    """The task list as reconciliation would shape it, for the ready list: graph nodes
+    without a file count as created, completions from completed_tasks count."""
+    shaped = dict(tasks)
+    listed = set(session.completed_tasks)
+    for task_id, node in session.graph.items():
+        if task_id not in shaped:
+            status = "completed" if task_id in listed else "pending"
+            shaped[task_id] = Task(
+                {"id": task_id, "status": status, "owner": node.role, "blockedBy": node.depends_on}
+            )
+        elif task_id in listed and shaped[task_id].status is not TaskStatus.COMPLETED:
+            shaped[task_id] = shaped[task_id].evolve(status="completed")
+    return shaped
+
+
+def build_status(
+    session: Session,
+    tasks: Mapping[str, Task],
+    *,
+    workers: Mapping[str, WorkerFact],
+    runnable_roles: Collection[str],
+    now: float,
+    locked_by: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    order = graph_order(session, tasks)
+    rows = []
+    for task_id in order:
+        task = tasks.get(task_id)
+        node = session.graph.get(task_id)
+        state = task.status.value if task else "not_created"
+        rows.append(
+            {
+                "id": task_id,
+                "role": task.owner if task else (node.role if node else None),
+                "status": state,
+                "depends_on": list(task.blocked_by if task else node.depends_on if node else ()),
+                "attempts": task.attempts if task else 0,
+            }
+        )
+    live = [r for r in rows if r["status"] != TaskStatus.DELETED.value]
+    done = sum(1 for r in live if r["status"] == "completed")
+    active = []
+    for entry in session.active_workers:
+        wid = entry.get("worker_id")
+        fact = workers.get(wid) if isinstance(wid, str) else None
+        started = parse_iso(entry.get("started_at"))
+        active.append(
+            {
+                "worker_id": wid,
+                "role": entry.get("role"),
+                "task_id": entry.get("task_id"),
+                "pid": entry.get("pid"),
+                "alive": bool(fact and fact.alive),
+                "elapsed_s": round(now - started, 1) if started is not None else None,
+            }
+        )
+    ready = [t.id for t in ready_tasks(as_reconciled(session, tasks), session.specs.keys(), now)]
+    warnings = [str(w) for w in session.warnings]
+    for role in sorted(session.specs):
+        if role not in runnable_roles:
+            warnings.append(
+                f"{session.root / session.specs[role].path}: warning: role {role} has no agent "
+                "command (set `agent:` in its frontmatter, --agent, TEAMEXEC_AGENT or "
+                "executor.agent); `run` will refuse"
+            )
+    return {
+        "session": str(session.root),
+        "session_id": session.session_id,
+        "status": session.status.value,
+        "progress": {
+            "done": done,
+            "total": len(live),
+            "percent": round(100 * done / len(live)) if live else 100,
+        },
+        "tasks": rows,
+        "active_workers": active,
+        "ready": ready,
+        "warnings": warnings,
+        "executor": dict(locked_by) if locked_by else None,
+    }
+
+
+def _elapsed(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{seconds:.1f}s"
+
+
+def status_lines(view: Mapping[str, Any]) -> list[str]:
+    progress = view["progress"]
+    lines = [
+        f"Session {view['session_id']} ({view['status']}) — {view['session']}",
+        f"Progress: {progress['done']}/{progress['total']} ({progress['percent']}%)",
+    ]
+    if view["executor"]:
+        holder = view["executor"]
+        lines.append(f"Executor: running, pid {holder.get('pid')} since {holder.get('started_at')}")
+    lines.append("")
+    lines.append("Execution graph:")
+    for row in view["tasks"]:
+        deps = f"  ← {', '.join(row['depends_on'])}" if row["depends_on"] else ""
+        label = (
+            "not created yet" if row["status"] == "not_created" else row["status"].replace("_", " ")
+        )
+        lines.append(
+            f"  {MARKS[row['status']]} {row['id']:<20} {row['role'] or '?':<14} {label}{deps}"
+        )
+    lines.append("  (✓ done  ▶ running  ○ pending  ✗ failed  · not created yet)")
+    if view["active_workers"]:
+        lines.append("")
+        lines.append("Active workers:")
+        for w in view["active_workers"]:
+            state = "alive" if w["alive"] else "gone"
+            lines.append(
+                f"  {w['role']} on {w['task_id']} — pid {w['pid']}, {state}, "
+                f"{_elapsed(w['elapsed_s'])}"
+            )
+    lines.append("")
+    lines.append("Ready: " + (", ".join(view["ready"]) if view["ready"] else "(none)"))
+    lines.extend(view["warnings"])
+    return lines

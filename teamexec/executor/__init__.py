@@ -1,0 +1,1 @@
+"""The executor: the loop that applies the core's decisions, its processes and events."""

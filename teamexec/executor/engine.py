@@ -1,0 +1,405 @@
+"""The executor loop (PROTOCOL §8 steps 2-5): reconcile, advance, monitor.
+
+``Engine.step(now)`` is one pass — drain the inbox, account for workers that
+exited, enforce deadlines, start ready tasks, write what changed — and returns
+the pipeline state.  ``Engine.run()`` is the trivial ``while`` around it that
+sleeps on the monitor's queue until the next event or deadline; it never
+busy-waits.  Decisions come from the pure modules (reconcile, handling,
+schedule); this module applies them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from teamexec.core.agentcmd import resolve_agent, runnable
+from teamexec.core.errors import StateCorrupt
+from teamexec.core.events import Event, EventKind
+from teamexec.core.handling import Context, Verdict, apply_message, reject
+from teamexec.core.model import RoleSpec, Session, SessionStatus, Task, TaskStatus, iso, parse_iso
+from teamexec.core.reconcile import Reconciliation, WorkerFact, World, reconcile
+from teamexec.core.schedule import PipelineState, Stuck
+from teamexec.core.tasktable import TaskTable
+from teamexec.executor.liveness import Liveness
+from teamexec.executor.pool import LiveWorker, WorkerLifecycle
+from teamexec.storage import messages as inbox
+from teamexec.storage.paths import SessionPaths
+from teamexec.storage.sessionfiles import (
+    SessionFile,
+    append_wisdom_issue,
+    read_meta_roles,
+    snapshot_role_spec,
+    write_meta,
+)
+from teamexec.storage.store import TaskStore
+from teamexec.storage.trace import Trace
+from teamexec.validation.rolespec import parse_role_spec
+
+if TYPE_CHECKING:  # watchdog is imported only by the run loop, not by `check`
+    from teamexec.executor.monitor import Monitor
+
+ARTIFACT_GRACE_S = 5.0  # how long a reported artifact may take to appear (network file systems)
+
+
+@dataclass
+class RunOptions:
+    max_workers: int | None = None
+    cli_agent: str | None = None
+    poll: bool = False
+    detach: bool = False
+    backoff_scale: float = 1.0
+    kill_grace_s: float = 10.0
+    rescan_s: float = 2.0
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    start_dir: Path = field(default_factory=Path.cwd)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: PipelineState
+    stuck: tuple[Stuck, ...] = ()
+    interrupted: bool = False
+    paused_by: str | None = None  # "user" (pause/stop) or "consensus"
+    detached: bool = False
+
+
+class Engine(WorkerLifecycle):
+    def __init__(
+        self,
+        *,
+        paths: SessionPaths,
+        session: Session,
+        options: RunOptions,
+        emit: Callable[[Event], None],
+        liveness: Liveness | None = None,
+    ) -> None:
+        self.paths = paths
+        self.session = session
+        self.options = options
+        self.emit = emit
+        self.liveness = liveness or Liveness()
+        self.store = TaskStore(paths.tasks)
+        self.messages = inbox.MessageLog(paths.messages_log)
+        self.session_file = SessionFile(paths.team_session, session.data)
+        self.specs: dict[str, RoleSpec] = dict(session.specs)
+        self.spec_paths: dict[str, Path] = {}
+        self.tasks: dict[str, Task] = TaskTable()  # keeps which tasks could start
+        self.dirty: set[str] = set()
+        self.running: dict[str, LiveWorker] = {}
+        self.role_state: dict[str, Any] = read_meta_roles(paths)
+        self.max_workers = options.max_workers or session.executor.max_workers
+        self.cwd = self._agent_cwd()
+        self.pause_reason: str | None = None
+        self.stop_requested = False
+        self.interrupted = False
+        self.deferred_since: dict[str, float] = {}
+        self.meta_dirty = False
+        self.monitor: Monitor | None = None
+        self.task_seconds: dict[str, float] = {}
+        self.trace = Trace(options.env.get("TEAMEXEC_TRACE"))
+        self.session_written_at = 0.0
+
+    # ----------------------------------------------------------------- setup
+    def _agent_cwd(self) -> Path:
+        cwd = self.session.executor.cwd
+        if cwd is None:
+            return self.options.start_dir
+        path = Path(cwd)
+        return path if path.is_absolute() else (self.paths.root / path).resolve()
+
+    def agent_for(self, role: str) -> tuple[str, ...] | None:
+        return resolve_agent(
+            self.specs[role],
+            cli_agent=self.options.cli_agent,
+            env=self.options.env,
+            executor=self.session.executor,
+        )
+
+    def runnable_roles(self) -> set[str]:
+        return {r for r, spec in self.specs.items() if runnable(spec, self.agent_for(r))}
+
+    def worker_facts(self, tasks: Mapping[str, Task] | None = None) -> dict[str, WorkerFact]:
+        """Liveness of recorded workers, and of unrecorded ones that claimed a task."""
+        facts: dict[str, WorkerFact] = {}
+        for task in (tasks or {}).values():
+            wid = task.claimed_by
+            if task.status is TaskStatus.IN_PROGRESS and wid:
+                found = self.liveness.find_worker(wid)
+                facts[wid] = WorkerFact(found is not None, *(found or (None, None)))
+        for entry in self.session.active_workers:
+            wid = entry.get("worker_id")
+            if not isinstance(wid, str):
+                continue
+            pid, started = entry.get("pid"), entry.get("pid_started_at")
+            if isinstance(pid, int):
+                alive = self.liveness.pid_matches(pid, started if started is not None else None)
+                facts[wid] = WorkerFact(alive, pid, started)
+                continue
+            found = self.liveness.find_worker(wid)  # killed between record and spawn update
+            facts[wid] = WorkerFact(found is not None, *(found or (None, None)))
+        return facts
+
+    def plan(self, now: float) -> Reconciliation:
+        tasks, problems = self.store.read_all()
+        for issue in problems:
+            self.emit(Event(EventKind.STATE_CORRUPT, "executor", str(issue)))
+        mtimes = {}
+        for task_id in tasks:
+            with contextlib.suppress(OSError):
+                mtimes[task_id] = self.paths.task_file(task_id).stat().st_mtime
+        world = World(
+            session=self.session,
+            tasks=tasks,
+            workers=self.worker_facts(tasks),
+            now=now,
+            mtimes=mtimes,
+            inbox=inbox.read_inbox(self.paths),
+            seen_ids=frozenset(self.messages.seen),
+            backoff_scale=self.options.backoff_scale,
+        )
+        self._disk_tasks = tasks
+        return reconcile(world)
+
+    def apply_reconciliation(self, rec: Reconciliation, now: float) -> None:
+        """Write reconcile's decisions: tasks, messages, session; adopt live workers."""
+        for path in (self.paths.inbox, self.paths.msg_tmp, self.paths.logs, self.paths.artifacts):
+            path.mkdir(parents=True, exist_ok=True)
+        self.store.write_many(rec.tasks[t] for t in rec.changed)
+        self.tasks = TaskTable(rec.tasks)
+        self._settle_messages([(d.item.name, d.item.message, d.verdict) for d in rec.messages], now)
+        for event in rec.events:
+            self.emit(event)
+        for entry in rec.session_data.get("active_workers") or ():
+            self._adopt(entry, now)
+        if rec.pause:
+            self.pause_reason = "consensus"
+        data = dict(rec.session_data)
+        data["status"] = SessionStatus.ACTIVE.value
+        self.session_file.write(data)
+        for role in self.specs:
+            self._snapshot(role)
+
+    def _adopt(self, entry: Mapping[str, Any], now: float) -> None:
+        wid = str(entry["worker_id"])
+        task_id = str(entry.get("task_id", ""))
+        task = self.tasks.get(task_id)
+        attempt = task.attempts if task else int(entry.get("attempt") or 1)
+        started = parse_iso(entry.get("started_at")) or now
+        self.running[wid] = LiveWorker(
+            worker_id=wid,
+            role=str(entry.get("role", "")),
+            task_id=task_id,
+            attempt=attempt,
+            started_at=started,
+            pid=entry.get("pid"),
+            pid_started_at=entry.get("pid_started_at"),
+            last_beat=now,
+            adopted=True,
+        )
+
+    def _snapshot(self, role: str) -> None:
+        spec = self.specs[role]
+        source = self.paths.root / spec.path
+        try:
+            text = source.read_text(encoding="utf-8")
+        except OSError:
+            return
+        parsed, _issues = parse_role_spec(
+            text, path=str(source), expected_role=role, expected_prefix=spec.prefix
+        )
+        if parsed is not None:
+            self.spec_paths[role] = snapshot_role_spec(self.paths, role, text)
+
+    # -------------------------------------------------------------- messages
+    def _settle_messages(self, settled: list[tuple[str, Any, Verdict]], now: float) -> None:
+        """After the effects are on disk: log accepted messages (one fsync), then clear them."""
+        done: list[str] = []
+        for name, message, verdict in settled:
+            if verdict.deferred:
+                first = self.deferred_since.setdefault(name, now)
+                if now - first < ARTIFACT_GRACE_S:
+                    continue
+                reason = f"{verdict.reason} (gave up after {ARTIFACT_GRACE_S:g} s)"
+                verdict = Verdict(accepted=False, reason=reason)
+            self.deferred_since.pop(name, None)
+            if not verdict.accepted:
+                inbox.reject(self.paths, name, verdict.reason)
+                self.emit(
+                    Event(EventKind.REJECTED, "executor", f"rejected {name}: {verdict.reason}")
+                )
+                continue
+            if verdict.role_state is not None and isinstance(message, dict):
+                self.role_state[str(message["from"])] = dict(verdict.role_state)
+                self.meta_dirty = True
+            if verdict.wisdom_issue:
+                append_wisdom_issue(self.paths, verdict.wisdom_issue)
+            if verdict.pause:
+                self.pause_reason = "consensus"
+            if isinstance(message, dict):
+                self.messages.append(message, extra={"received_at": iso(now)}, sync=False)
+            done.append(name)
+        self.messages.sync()
+        for name in done:  # only now: a crash before this re-applies, to no effect
+            inbox.remove(self.paths, name)
+        if self.meta_dirty:
+            write_meta(self.paths, self.session.session_id, self.role_state, now)
+            self.meta_dirty = False
+
+    def drain_inbox(self, now: float) -> None:
+        items = inbox.read_inbox(self.paths)
+        items.sort(key=lambda i: (str(i.message.get("ts", "")) if i.message else "", i.name))
+        settled: list[tuple[str, Any, Verdict]] = []
+        for item in items:
+            if item.error is not None:
+                settled.append((item.name, None, reject(item.error)))
+                continue
+            self.trace("inbox", name=item.name, ctime=item.ctime)
+            self._refresh_for(item.message)
+            self._add_log_tail(item.message)
+            ctx = Context(
+                session=self.session,
+                specs=self.specs,
+                tasks=self.tasks,
+                now=now,
+                backoff_scale=self.options.backoff_scale,
+                artifact_exists=self._artifact_exists,
+            )
+            verdict = apply_message(item.message, ctx)
+            self._note_worker(item.message, verdict, now)
+            for task_id, task in verdict.updates.items():
+                self.tasks[task_id] = task
+                self.dirty.add(task_id)
+            for event in verdict.events:
+                self.emit(event)
+            settled.append((item.name, item.message, verdict))
+        if settled:
+            self.flush_tasks()  # effects on disk before any message leaves the inbox
+            self._settle_messages(settled, now)
+
+    def _add_log_tail(self, message: Any) -> None:
+        """An error report without the log's last lines (the lean worker's) gets them here."""
+        data = message.get("data") if isinstance(message, dict) else None
+        if not isinstance(data, dict) or "log_tail" in data or message.get("type") == "progress":
+            return
+        if "exit_code" not in data or data.get("exit_code") == 0:
+            return
+        task = self.tasks.get(str(data.get("task_id")))
+        attempt = data.get("attempt")
+        if task is not None and isinstance(attempt, int):
+            data["log_tail"] = self._log_tail(task.id, attempt)
+
+    def _artifact_exists(self, artifact: str) -> bool:
+        path = Path(artifact)
+        if not path.is_absolute():
+            path = self.paths.root / path
+        return path.exists()
+
+    def _refresh_for(self, message: Any) -> None:
+        """Re-read the task a message names: an inner-loop worker may have claimed it."""
+        data = message.get("data") if isinstance(message, dict) else None
+        task_id = data.get("task_id") if isinstance(data, dict) else None
+        if not isinstance(task_id, str) or task_id in self.dirty:
+            return
+        try:
+            task = self.store.read(task_id)
+        except StateCorrupt as exc:
+            self._corrupt_task(task_id, exc)
+            return
+        if task is not None:
+            self.tasks[task_id] = task
+
+    def _corrupt_task(self, task_id: str, exc: StateCorrupt) -> None:
+        """A task file damaged by hand mid-run: say so, and write the last good state back."""
+        if task_id not in self.tasks:
+            return
+        text = f"{exc.path}: {exc.reason}; restoring the last good state of {task_id}"
+        self.emit(Event(EventKind.STATE_CORRUPT, "executor", text, task_id))
+        self.dirty.add(task_id)
+
+    def _note_worker(self, message: Any, verdict: Any, now: float) -> None:
+        """Heartbeats, and an inner-loop worker moving on to its next task."""
+        data = message.get("data") if isinstance(message, dict) else None
+        if not isinstance(data, dict):
+            return
+        live = self.running.get(str(data.get("worker_id", "")))
+        if live is None:
+            live = next(
+                (w for w in self.running.values() if w.task_id == data.get("task_id")), None
+            )
+        if live is None:
+            return
+        live.last_beat = now
+        task_id = str(data.get("task_id"))
+        task = self.tasks.get(task_id)
+        if task_id != live.task_id and task is not None and task.claimed_by == live.worker_id:
+            self._begin_task(live, task, now)
+        if verdict.accepted and message.get("type") in self._final_types(live.role):
+            live.reported.add(task_id)
+
+    def _final_types(self, role: str) -> set[str]:
+        spec = self.specs.get(role)
+        names = {"task_complete", "error"}
+        if spec is not None:
+            names |= {spec.success_type, spec.error_type}
+        return names
+
+    def _begin_task(self, live: LiveWorker, task: Task, now: float) -> None:
+        live.task_id = task.id
+        live.attempt = task.attempts
+        live.started_at = now
+        live.last_beat = now
+        live.log_size = 0
+        self.emit(Event(EventKind.SPAWNED, live.role, f"took {task.id} (inner loop)", task.id))
+
+    # ---------------------------------------------------------------- writes
+    def flush_tasks(self) -> None:
+        if self.dirty:
+            self.store.write_many(self.tasks[t] for t in sorted(self.dirty))
+            self.dirty.clear()
+
+    def record_workers(self) -> None:
+        """Write active_workers alone, durably: the record made before any spawn.
+
+        Counters and completed_tasks are left for flush_session — reconcile
+        recomputes them from the task files, and recomputing them here would
+        make every spawn cost a scan of all tasks.
+        """
+        data = dict(self.session_file.data)
+        data["active_workers"] = [w.entry() for w in self.running.values()]
+        self._write_session(data, durable=True)
+
+    def flush_session(self, *, status: SessionStatus | None = None, durable: bool = True) -> None:
+        data = dict(self.session_file.data)
+        completed = [t for t in data.get("completed_tasks") or () if isinstance(t, str)]
+        done = set(completed)
+        completed += sorted(
+            (
+                t.id
+                for t in self.tasks.values()
+                if t.status is TaskStatus.COMPLETED and t.id not in done
+            ),
+        )
+        data["completed_tasks"] = completed
+        live = [t for t in self.tasks.values() if t.status is not TaskStatus.DELETED]
+        pipeline = dict(data.get("pipeline") or {})
+        pipeline["tasks_total"] = len(live)
+        pipeline["tasks_completed"] = sum(1 for t in live if t.status is TaskStatus.COMPLETED)
+        data["pipeline"] = pipeline
+        data["active_workers"] = [w.entry() for w in self.running.values()]
+        if status is not None:
+            data["status"] = status.value
+        self._write_session(data, durable=durable or status is not None)
+
+    def _write_session(self, data: dict[str, Any], *, durable: bool) -> None:
+        was_damaged = self.session_file.damaged
+        self.session_file.write(data, durable=durable)
+        self.session_written_at = time.time()
+        if self.session_file.damaged and self.session_file.damaged != was_damaged:
+            text = f"{self.paths.team_session}: {self.session_file.damaged}"
+            self.emit(Event(EventKind.STATE_CORRUPT, "executor", text))

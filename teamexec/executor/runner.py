@@ -1,0 +1,174 @@
+"""The loop around ``Engine``: one ``step`` per wake-up, waits on the monitor's queue.
+
+``step(engine, wakes, now)`` applies one batch of wake-ups (worker exits,
+role-spec edits, control requests, signals) and then one engine pass; tests
+call it directly.  ``run_loop`` is the trivial ``while`` around it: it blocks
+on the queue until the next event or the next deadline, so an idle executor
+uses no CPU.
+"""
+
+from __future__ import annotations
+
+import queue
+import signal
+import time
+from collections.abc import Iterable
+from types import FrameType
+
+from teamexec.core.events import Event, EventKind
+from teamexec.core.model import SessionStatus
+from teamexec.core.schedule import PipelineState, Running, pipeline_state
+from teamexec.executor.engine import Engine, Outcome
+from teamexec.executor.monitor import Monitor, Wake
+from teamexec.validation.rolespec import parse_role_spec
+
+SESSION_REFRESH_S = 1.0
+CONTROL_PAUSE = "pause"
+CONTROL_STOP = "stop"
+
+
+def reload_spec(engine: Engine, name: str) -> None:
+    """A role-spec changed on disk: use it from the next spawn, or keep the last valid one."""
+    role = next((r for r, s in engine.specs.items() if s.path.rsplit("/", 1)[-1] == name), None)
+    if role is None:
+        return
+    spec = engine.specs[role]
+    path = engine.paths.root / spec.path
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        engine.emit(Event(EventKind.SPEC_INVALID, "executor", f"{path}: cannot read: {exc}"))
+        return
+    parsed, issues = parse_role_spec(
+        text, path=str(path), expected_role=role, expected_prefix=spec.prefix, rel_path=spec.path
+    )
+    errors = [i for i in issues if i.severity == "error"]
+    if parsed is None or errors:
+        for issue in errors or issues:
+            engine.emit(Event(EventKind.SPEC_INVALID, "executor", str(issue)))
+        engine.emit(
+            Event(EventKind.SPEC_INVALID, "executor", f"{path}: keeping the last valid version")
+        )
+        return
+    if parsed == spec:
+        return
+    engine.specs[role] = parsed
+    engine._snapshot(role)
+    text = f"{path}: reloaded; applies from the next spawn of {role}"
+    engine.emit(Event(EventKind.SPEC_RELOADED, "executor", text))
+
+
+def read_control(engine: Engine) -> None:
+    """``teamexec pause|stop`` drop a file in .msg/control/; consume it."""
+    directory = engine.paths.control
+    for name in (CONTROL_STOP, CONTROL_PAUSE):
+        path = directory / name
+        if not path.exists():
+            continue
+        path.unlink(missing_ok=True)
+        if name == CONTROL_STOP:
+            engine.stop_requested = True
+            engine.emit(Event(EventKind.PAUSE, "executor", "stop requested: terminating workers"))
+        elif engine.pause_reason is None:
+            engine.pause_reason = "user"
+            text = "pause requested: no new workers; running ones finish"
+            engine.emit(Event(EventKind.PAUSE, "executor", text))
+
+
+def step(engine: Engine, wakes: Iterable[Wake], now: float) -> Outcome | None:
+    """Apply wake-ups and make one pass; an Outcome when the run is over."""
+    exits: list[Wake] = []
+    for wake in wakes:
+        if wake.kind == "exit":
+            exits.append(wake)
+        elif wake.kind == "spec":
+            reload_spec(engine, wake.name)
+        elif wake.kind == "signal":
+            engine.interrupted = True
+    read_control(engine)
+    engine.drain_inbox(now)
+    for wake in exits:  # after the inbox: a worker's last message precedes its exit
+        engine.worker_exited(wake.name, wake.code, now)
+    engine.check_adopted(now)
+    engine.enforce_deadlines(now)
+    if engine.interrupted or engine.stop_requested:
+        return _stop(engine, now)
+    if engine.pause_reason is None:
+        engine.spawn_ready(now)
+    engine.flush_tasks()
+    running = [Running(w.worker_id, w.role, w.task_id) for w in engine.running.values()]
+    state, stuck = pipeline_state(
+        engine.tasks,
+        roles=engine.specs.keys(),
+        running=running,
+        now=now,
+        runnable_roles=engine.runnable_roles(),
+    )
+    if engine.pause_reason is not None and not engine.running:
+        engine.flush_session(status=SessionStatus.PAUSED)
+        return Outcome(state, paused_by=engine.pause_reason)
+    if state is PipelineState.RUNNING:
+        # counters, completed_tasks and pids: at most once a second, not fsynced.
+        # The task files are the truth and resume recomputes all of these.
+        if now - engine.session_written_at >= SESSION_REFRESH_S:
+            engine.flush_session(durable=False)
+        return None
+    engine.flush_session(status=None if state is PipelineState.COMPLETE else SessionStatus.PAUSED)
+    return Outcome(state, tuple(stuck))
+
+
+def _stop(engine: Engine, now: float) -> Outcome:
+    detached = engine.interrupted and engine.options.detach
+    if not detached:
+        engine.terminate_all(now)
+    engine.flush_tasks()
+    engine.flush_session(status=SessionStatus.PAUSED)
+    return Outcome(
+        PipelineState.RUNNING,
+        interrupted=engine.interrupted,
+        paused_by=None if engine.interrupted else "user",
+        detached=detached,
+    )
+
+
+def run_loop(engine: Engine) -> Outcome:
+    """Run until the pipeline ends, is stopped, or a signal arrives."""
+    monitor = Monitor(poll=engine.options.poll, probe=engine.paths.root)
+    engine.monitor = monitor
+    monitor.watch(engine.paths.inbox, "inbox")
+    monitor.watch(engine.paths.role_specs, "spec")
+    monitor.watch(engine.paths.control, "control")
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        monitor.wakes.put(Wake("signal", code=signum))
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    monitor.start()
+    try:
+        wakes: list[Wake] = []
+        while True:
+            outcome = step(engine, wakes, time.time())
+            if outcome is not None:
+                return outcome
+            wakes = _wait(monitor, engine.deadline(time.time()))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        monitor.stop()
+        engine.monitor = None
+        engine.trace.close()
+
+
+def _wait(monitor: Monitor, until: float) -> list[Wake]:
+    """Block until a wake-up or the deadline, then take everything queued."""
+    wakes: list[Wake] = []
+    timeout = max(0.0, until - time.time())
+    try:
+        wakes.append(monitor.wakes.get(timeout=timeout))
+    except queue.Empty:
+        return wakes
+    while True:
+        try:
+            wakes.append(monitor.wakes.get_nowait())
+        except queue.Empty:
+            return wakes

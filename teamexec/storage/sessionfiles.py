@@ -1,0 +1,99 @@
+"""The executor's own state files: team-session.json, .msg/meta.json, wisdom/issues.md.
+
+The executor is their one writer.  Before it replaces team-session.json it
+checks that the file on disk still holds what it last wrote (or at least
+parses): a file damaged by hand while the pipeline runs is reported and left
+alone — the executor keeps its last good state in memory and writes again
+once the file parses — instead of being overwritten silently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from teamexec.core.model import iso
+from teamexec.storage.atomic import atomic_write, dump_json
+from teamexec.storage.paths import SessionPaths
+
+
+class SessionFile:
+    """Writes team-session.json only when its content changes, refusing to clobber damage."""
+
+    def __init__(self, path: Path, data: Mapping[str, Any]) -> None:
+        self.path = path
+        self.data: dict[str, Any] = dict(data)
+        self.damaged: str | None = None  # why the file on disk is not ours any more
+
+    def _disk_problem(self) -> str | None:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return "team-session.json disappeared"
+        try:
+            value = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return f"does not parse any more ({exc}); fix it by hand, the executor keeps its state"
+        if not isinstance(value, dict):
+            return "is no longer a JSON object; the executor keeps its state"
+        return None
+
+    def write(self, data: Mapping[str, Any], *, force: bool = False, durable: bool = True) -> bool:
+        """Write ``data``; False when unchanged, or when the disk copy is damaged.
+
+        Not ``durable``: still atomic (a crashed executor leaves the old or the new
+        file), just not fsynced — for counters and pids that resume can recompute.
+        """
+        data = dict(data)
+        if data == self.data and not force:
+            return False
+        problem = self._disk_problem()
+        if problem is not None:
+            self.damaged = problem
+            return False
+        self.damaged = None
+        atomic_write(self.path, dump_json(data), durable=durable)
+        self.data = data
+        return True
+
+
+def write_meta(paths: SessionPaths, session_id: str, roles: Mapping[str, Any], now: float) -> None:
+    value = {"session_id": session_id, "updated_at": iso(now), "roles": dict(roles)}
+    paths.msg.mkdir(parents=True, exist_ok=True)
+    atomic_write(paths.meta, dump_json(value), durable=False)
+
+
+def read_meta_roles(paths: SessionPaths) -> dict[str, Any]:
+    try:
+        value = json.loads(paths.meta.read_bytes())
+    except (FileNotFoundError, ValueError):
+        return {}
+    roles = value.get("roles") if isinstance(value, dict) else None
+    return dict(roles) if isinstance(roles, dict) else {}
+
+
+def append_wisdom_issue(paths: SessionPaths, text: str) -> None:
+    """Append to wisdom/issues.md (workers append there too: O_APPEND keeps lines whole)."""
+    paths.wisdom.mkdir(parents=True, exist_ok=True)
+    fd = os.open(paths.wisdom / "issues.md", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, ("\n" + text).encode("utf-8"))
+    finally:
+        os.close(fd)
+
+
+def snapshot_role_spec(paths: SessionPaths, role: str, text: str) -> Path:
+    """Keep the last valid role-spec text where workers read it (TEAMEXEC_ROLE_SPEC)."""
+    target = paths.msg / "role-specs" / f"{role}.md"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    data = text.encode("utf-8")
+    try:
+        if target.read_bytes() == data:
+            return target
+    except FileNotFoundError:
+        pass
+    atomic_write(target, data)
+    return target

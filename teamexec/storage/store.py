@@ -1,0 +1,310 @@
+"""The task store: ``tasks/<TASK-ID>.json`` files (PROTOCOL §5).
+
+Every write is atomic (temporary file, fsync, rename, fsync of the directory,
+all in ``teamexec.storage.atomic``) and made under an exclusive ``flock`` on
+``tasks/.lock``; a claim is a compare-and-set under that lock, so two
+processes can never claim one task.
+
+Callers: the engine (read_all at reconcile, write_many for its dirty tasks,
+claim before each spawn), ``check`` and ``reset`` in commands.py, and the
+lean worker (``claim_next`` for inner-loop roles) — which is why this module
+imports the standard library and teamexec's plain-data modules only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import stat
+from collections.abc import Collection, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from teamexec.core.errors import StateCorrupt
+from teamexec.core.model import TASK_ID_RE, Issue, Task, TaskStatus, iso
+from teamexec.core.readiness import ready_tasks
+from teamexec.storage import atomic
+
+_STATUSES = frozenset(s.value for s in TaskStatus)
+
+# (device, inode, size, mtime in ns): a file's identity and version.  An atomic
+# replace makes a new inode and an in-place edit moves the mtime, so a matching
+# signature means the file still holds what this object last saw.
+_Signature = tuple[int, int, int, int]
+
+
+def _signature(st: os.stat_result) -> _Signature:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _canonical(value: Any) -> str:
+    """One text per JSON value: key order ignored, but ``1``/``1.0``/``true`` kept apart."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+class _Damaged(Exception):
+    """A task file that is not a valid task; ``line`` where the JSON parser knows it."""
+
+    def __init__(self, reason: str, line: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.line = line
+
+
+def _check(data: Any, stem: str) -> dict[str, Any]:
+    """The parsed JSON as a task object, or _Damaged naming what is wrong."""
+    if not isinstance(data, dict):
+        raise _Damaged("a task file must hold a JSON object")
+    if "id" not in data:
+        raise _Damaged("the task has no id (expected the file name, " + repr(stem) + ")")
+    task_id = data["id"]
+    # Claude Code's own store writes ids as strings; a bare number that spells
+    # the file name is still unambiguous, so it is accepted as is.
+    if isinstance(task_id, bool) or not isinstance(task_id, str | int) or str(task_id) != stem:
+        raise _Damaged(f"id {task_id!r} does not match the file name {stem!r}")
+    status = data.get("status", TaskStatus.PENDING.value)
+    if not isinstance(status, str) or status not in _STATUSES:
+        raise _Damaged(
+            f"unknown status {status!r} (expected one of {', '.join(sorted(_STATUSES))})"
+        )
+    blocked_by = data.get("blockedBy")
+    if blocked_by is not None and not isinstance(blocked_by, list):
+        # readiness iterates it; a string would silently become one id per character
+        raise _Damaged("blockedBy must be a list of task ids")
+    return data
+
+
+def _load(path: Path) -> tuple[dict[str, Any], _Signature]:
+    """Read and check one task file; FileNotFoundError when it is absent.
+
+    O_NOFOLLOW: a task file is never read through a symlink (PROTOCOL §1 keeps
+    every state file inside the session).  O_NONBLOCK: a FIFO named like a task
+    must not hang the executor; it is refused as not a regular file.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        if path.is_symlink():
+            raise _Damaged("is a symbolic link; task files must be regular files") from None
+        raise _Damaged(f"cannot be read: {exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _Damaged("is not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            raw = handle.read()
+    except OSError as exc:
+        raise _Damaged(f"cannot be read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise _Damaged("not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise _Damaged(f"not valid JSON: {exc.msg}", exc.lineno) from None
+    except (ValueError, RecursionError) as exc:
+        # huge integer literals raise a plain ValueError; deep nesting RecursionError
+        raise _Damaged(f"not valid JSON: {exc}") from None
+    return _check(data, path.stem), _signature(st)
+
+
+class TaskStore:
+    """One task directory.  Not thread-safe: use one object per thread."""
+
+    def __init__(self, directory: Path, *, durable: bool = True) -> None:
+        self.directory = directory
+        self.durable = durable
+        self._lock_fd: int | None = None
+        self._depth = 0
+        # What this object last read or wrote, per task, with the file's signature
+        # at that moment: lets a no-op write be detected with one stat instead of
+        # a read and parse, without trusting it once any other process wrote.
+        self._known: dict[str, tuple[_Signature, str]] = {}
+
+    def path(self, task_id: str) -> Path:
+        if not TASK_ID_RE.match(task_id):
+            raise ValueError(f"not a valid task id: {task_id!r}")
+        return self.directory / f"{task_id}.json"
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Exclusive lock on ``<directory>/.lock``; re-entrant within this object.
+
+        flock (not fcntl record locks) because it belongs to the open file, so a
+        nested ``locked()`` of this object just counts, and closing some other
+        descriptor of the same file elsewhere in the process cannot drop it.
+        """
+        if self._depth == 0:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd = os.open(
+                self.directory / ".lock",
+                os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                0o644,
+            )
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:
+                os.close(fd)
+                raise
+            self._lock_fd = fd
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if self._depth == 0 and self._lock_fd is not None:
+                fd, self._lock_fd = self._lock_fd, None
+                os.close(fd)  # closing the last descriptor releases the flock
+
+    # ----------------------------------------------------------------- reads
+    def _read_checked(self, task_id: str) -> Task | None:
+        path = self.path(task_id)
+        try:
+            data, sig = _load(path)
+        except FileNotFoundError:
+            self._known.pop(task_id, None)
+            return None
+        except _Damaged as bad:
+            self._known.pop(task_id, None)
+            where = str(path) if bad.line is None else f"{path}:{bad.line}"
+            raise StateCorrupt(where, bad.reason) from None
+        self._known[task_id] = (sig, _canonical(data))
+        return Task(data)
+
+    def read(self, task_id: str) -> Task | None:
+        """The task, or None when there is no such file (or ``task_id`` is no task id).
+
+        A damaged file raises ``StateCorrupt`` whose ``path`` carries ``:line``
+        when the JSON parser knows it, ready for the ``path[:line]: message`` form.
+        """
+        if not TASK_ID_RE.match(task_id):
+            return None  # an id that can name no file names no task
+        return self._read_checked(task_id)
+
+    def read_all(self) -> tuple[dict[str, Task], list[Issue]]:
+        """Every task file; one that is not a valid task becomes an Issue, never an exception."""
+        tasks: dict[str, Task] = {}
+        issues: list[Issue] = []
+        try:
+            names = sorted(os.listdir(self.directory))
+        except FileNotFoundError:
+            return tasks, issues
+        for name in names:
+            # dotfiles include .lock and atomic_write's ".<name>.*.tmp" files
+            if name.startswith(".") or not name.endswith(".json"):
+                continue
+            path = self.directory / name
+            stem = name[: -len(".json")]
+            if not TASK_ID_RE.match(stem):
+                issues.append(Issue(str(path), None, "file name is not a valid task id"))
+                continue
+            try:
+                data, sig = _load(path)
+            except FileNotFoundError:
+                continue  # removed since the listing: not a task any more
+            except _Damaged as bad:
+                self._known.pop(stem, None)
+                issues.append(Issue(str(path), bad.line, bad.reason))
+                continue
+            self._known[stem] = (sig, _canonical(data))
+            tasks[stem] = Task(data)
+        return tasks, issues
+
+    # ---------------------------------------------------------------- writes
+    def _current_text(self, task_id: str) -> str | None:
+        """Canonical JSON of what the file holds now; None when absent or damaged."""
+        path = self.path(task_id)
+        known = self._known.get(task_id)
+        if known is not None:
+            try:
+                if _signature(os.stat(path, follow_symlinks=False)) == known[0]:
+                    return known[1]
+            except FileNotFoundError:
+                return None
+        try:
+            data, sig = _load(path)
+        except (FileNotFoundError, _Damaged):
+            return None
+        text = _canonical(data)
+        self._known[task_id] = (sig, text)
+        return text
+
+    def _write_locked(self, task: Task, *, sync_dir: bool = True) -> bool:
+        text = _canonical(task.data)
+        if self._current_text(task.id) == text:
+            return False
+        path = self.path(task.id)
+        self._known.pop(task.id, None)  # until the write is known to have landed
+        # looked up on the module at call time so tests can inject ENOSPC/EIO
+        atomic.atomic_write(
+            path, atomic.dump_json(task.data), durable=self.durable, sync_dir=sync_dir
+        )
+        # Under our lock no cooperating writer can slip in here; a hand edit in
+        # this instant changes the signature seen by the next stat anyway.
+        with contextlib.suppress(OSError):
+            self._known[task.id] = (_signature(os.stat(path, follow_symlinks=False)), text)
+        return True
+
+    def write(self, task: Task) -> bool:
+        """Write one task atomically; False (no byte written) when the file holds an equal value."""
+        with self.locked():
+            return self._write_locked(task)
+
+    def write_many(self, tasks: Iterable[Task]) -> int:
+        """Write several tasks under one lock with one directory fsync; how many were written."""
+        written = 0
+        with self.locked():
+            try:
+                for task in tasks:
+                    written += self._write_locked(task, sync_dir=False)
+            finally:
+                # even when a later write fails, the renames already made are made durable
+                if written and self.durable:
+                    atomic.fsync_dir(self.directory)
+        return written
+
+    # ---------------------------------------------------------------- claims
+    def claim(self, task_id: str, worker_id: str, *, now: float) -> Task | None:
+        """Compare-and-set ``pending`` -> ``in_progress`` for ``worker_id``.
+
+        The file is re-read under the lock, so the decision rests on what is on
+        disk, not on what this process last saw.  None when the task is missing,
+        damaged, or not pending (someone else claimed or finished it).
+        """
+        with self.locked():
+            try:
+                task = self._read_checked(task_id)
+            except StateCorrupt:
+                return None
+            if task is None or task.status is not TaskStatus.PENDING:
+                return None
+            return self._claim_locked(task, worker_id, now)
+
+    def _claim_locked(self, task: Task, worker_id: str, now: float) -> Task:
+        stamp = iso(now)
+        claimed = task.evolve(
+            status=TaskStatus.IN_PROGRESS.value,
+            metadata={
+                "claimed_by": worker_id,
+                "attempts": task.attempts + 1,
+                "updated_at": stamp,
+                "started_at": stamp,
+                "retry_at": None,  # None removes the key: the back-off is over
+            },
+        )
+        self._write_locked(claimed)
+        return claimed
+
+    def claim_next(
+        self, owner: str, roles: Collection[str], worker_id: str, *, now: float
+    ) -> Task | None:
+        """Claim the first ready task of role ``owner`` (the inner-loop worker's next task)."""
+        with self.locked():
+            tasks, _issues = self.read_all()  # damaged files are the executor's to report
+            ready = ready_tasks(tasks, roles, now, owner=owner)
+            return self._claim_locked(ready[0], worker_id, now) if ready else None

@@ -1,0 +1,368 @@
+"""Parsing and validating one role-spec markdown file (PROTOCOL §4).
+
+``parse_role_spec`` never raises: any text in, a ``RoleSpec`` or the list of
+problems out, each with the file's line number.  Validation (validate.py)
+calls it at load time, and the executor calls it again whenever someone
+edits a role-spec while a pipeline runs (an invalid edit is reported and the
+last valid version stays in force).
+
+The YAML frontmatter is only *composed* by PyYAML's safe loader (which keeps
+each node's line); the values are then built here from the plain YAML types
+(string, integer, float, boolean, null, mapping, sequence).  Any other tag —
+``!!python/object/apply:os.system`` included — is an error and never runs.
+Decisions, documented in docs/DESIGN.md:
+
+- aliases (``*name``) are refused: none is needed in a role-spec, and
+  refusing them rules out self-referencing values and "billion laughs";
+- a repeated key is an error (YAML forbids it; PyYAML would keep the last);
+- a timestamp-looking value (``created: 2026-11-24``) stays a string;
+- mapping keys are taken as written (``1:`` is the key ``"1"``).
+
+python-frontmatter is not used: errors must carry file line numbers, which
+that library does not keep.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import shlex
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+
+from teamexec.core.model import Issue, RoleSpec
+from teamexec.validation import schema
+from teamexec.validation.frontsplit import split_frontmatter
+from teamexec.validation.jsonloc import escape
+
+PHASE_RE = re.compile(r"^##\s+Phase\s+([234])(?!\d)", re.IGNORECASE)
+FENCE_RE = re.compile(r"^\s{0,3}(```|~~~)")
+YAML_TAG = "tag:yaml.org,2002:"
+NUMBER_KEYS = ("timeout_s", "stall_after_s")
+
+_SAFE = SafeConstructor()
+_SCALARS: dict[str, Callable[[yaml.ScalarNode], Any]] = {
+    YAML_TAG + "str": lambda node: node.value,
+    YAML_TAG + "timestamp": lambda node: node.value,
+    YAML_TAG + "null": lambda node: None,
+    YAML_TAG + "bool": _SAFE.construct_yaml_bool,
+    YAML_TAG + "int": _SAFE.construct_yaml_int,
+    YAML_TAG + "float": _SAFE.construct_yaml_float,
+}
+
+
+def _tag_name(tag: str) -> str:
+    return "!!" + tag[len(YAML_TAG) :] if tag.startswith(YAML_TAG) else tag
+
+
+class _Builder:
+    """Plain Python values from a composed YAML node, with a file line per JSON pointer."""
+
+    def __init__(self, *, path: str, offset: int) -> None:
+        self.path = path
+        self.offset = offset  # YAML marks count lines from 0 within the frontmatter
+        self.lines: dict[str, int] = {}
+        self.issues: list[Issue] = []
+        self.seen: set[int] = set()  # nodes built: meeting one again means an alias
+        self.aliased: set[int] = set()
+
+    def line(self, node: yaml.Node) -> int:
+        return node.start_mark.line + self.offset
+
+    def error(self, node: yaml.Node, message: str) -> None:
+        self.issues.append(Issue(self.path, self.line(node), f"frontmatter: {message}"))
+
+    def build(self, node: yaml.Node, pointer: str) -> Any:
+        if id(node) in self.seen:
+            if id(node) not in self.aliased:
+                self.aliased.add(id(node))
+                self.error(node, "YAML aliases (*name) are not supported here: write it out")
+            return None
+        self.seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, pointer) if self._tag_ok(node, "map") else None
+        if isinstance(node, yaml.SequenceNode):
+            if not self._tag_ok(node, "seq"):
+                return None
+            return [self._item(item, f"{pointer}/{i}") for i, item in enumerate(node.value)]
+        return self._scalar(node)
+
+    def _tag_ok(self, node: yaml.Node, kind: str) -> bool:
+        if node.tag == YAML_TAG + kind:
+            return True
+        self._refuse_tag(node)
+        return False
+
+    def _refuse_tag(self, node: yaml.Node) -> None:
+        self.error(
+            node,
+            f"YAML tag {_tag_name(node.tag)!r} not allowed: only plain YAML values are read "
+            "(tags never run); remove the tag",
+        )
+
+    def _item(self, node: yaml.Node, pointer: str) -> Any:
+        self.lines[pointer] = self.line(node)
+        return self.build(node, pointer)
+
+    def _mapping(self, node: yaml.MappingNode, pointer: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SCALARS:
+                self.error(key_node, "a key must be plain text")
+                continue
+            key = str(key_node.value)
+            child = f"{pointer}/{escape(key)}"
+            if key in out:
+                first = self.lines.get(child)
+                self.error(key_node, f"key {key!r} is repeated (first on line {first}): keep one")
+                continue
+            self.lines[child] = self.line(key_node)
+            out[key] = self.build(value_node, child)
+        return out
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        construct = _SCALARS.get(node.tag)
+        if construct is None or not isinstance(node, yaml.ScalarNode):
+            self._refuse_tag(node)
+            return None
+        try:
+            return construct(node)
+        except (ValueError, TypeError, yaml.YAMLError):
+            self.error(node, f"{node.value!r} is not a valid {_tag_name(node.tag)} value")
+            return None
+
+
+def load_frontmatter(
+    front: str, *, path: str, first_line: int
+) -> tuple[Any, dict[str, int], list[Issue]]:
+    """Compose the YAML safely and build its value: (value, pointer -> file line, issues)."""
+    try:
+        node = yaml.compose(front, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + first_line if mark is not None else first_line
+        problem = exc.problem or exc.context or "invalid YAML"
+        return None, {}, [Issue(path, line, f"frontmatter: invalid YAML: {problem}")]
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        return None, {}, [Issue(path, first_line, f"frontmatter: invalid YAML: {exc}")]
+    if node is None:
+        return None, {}, []
+    builder = _Builder(path=path, offset=first_line)
+    try:
+        value = builder.build(node, "")
+    except RecursionError:
+        return None, {}, [Issue(path, first_line, "frontmatter: nested too deeply")]
+    return value, builder.lines, builder.issues
+
+
+def line_for(lines: Mapping[str, int], pointer: str, default: int) -> int:
+    """The line of ``pointer`` or of its nearest ancestor; ``default`` for the root."""
+    while pointer:
+        if pointer in lines:
+            return lines[pointer]
+        pointer = pointer.rsplit("/", 1)[0]
+    return default
+
+
+def phase_issues(body: str, *, path: str, first_line: int) -> list[Issue]:
+    """``## Phase 2``, ``## Phase 3``, ``## Phase 4`` present, in that order.
+
+    Headings inside fenced code blocks do not count.  A missing heading is
+    reported at the next phase heading present (where it belongs), else at
+    the file's last line.
+    """
+    found: dict[str, int] = {}
+    in_fence = False
+    body_lines = body.splitlines()
+    for number, line in enumerate(body_lines, start=first_line):
+        if FENCE_RE.match(line):
+            in_fence = not in_fence
+            continue
+        match = None if in_fence else PHASE_RE.match(line)
+        if match and match.group(1) not in found:
+            found[match.group(1)] = number
+    last = first_line + max(0, len(body_lines) - 1)
+    issues = []
+    for phase in "234":
+        if phase not in found:
+            later = [found[p] for p in "234" if p > phase and p in found]
+            issues.append(
+                Issue(path, min(later, default=last), f"missing '## Phase {phase}' heading")
+            )
+    present = sorted((int(p), found[p]) for p in found)
+    for (a, line_a), (b, line_b) in itertools.pairwise(present):
+        if line_b < line_a:
+            issues.append(
+                Issue(path, line_b, f"'## Phase {b}' comes before '## Phase {a}': swap them")
+            )
+    return issues
+
+
+def field_issues(
+    front: Mapping[str, Any],
+    lines: Mapping[str, int],
+    *,
+    path: str,
+    expected_role: str | None,
+    expected_prefix: str | None,
+) -> list[Issue]:
+    """Schema, agreement with team-session.json, regexes, commands and numbers."""
+    issues = [
+        Issue(path, line_for(lines, ptr, 1), f"frontmatter {ptr or '/'}: {msg}")
+        for ptr, msg in schema.schema_errors("role-spec", dict(front))
+    ]
+    issues += _agreement(front, lines, path, expected_role, expected_prefix)
+    for key in ("transient_patterns", "permanent_patterns"):
+        patterns = front.get(key)
+        for i, pattern in enumerate(patterns if isinstance(patterns, list) else ()):
+            if isinstance(pattern, str) and (why := _regex_error(pattern)):
+                issues.append(
+                    Issue(path, lines.get(f"/{key}/{i}", 1), f"{key}[{i}]: invalid regex: {why}")
+                )
+    for key in ("agent", "worker"):
+        if isinstance(front.get(key), str) and (why := _split_error(front[key])):
+            issues.append(Issue(path, lines.get(f"/{key}", 1), f"{key}: cannot split: {why}"))
+    for key in NUMBER_KEYS:
+        value = front.get(key)
+        if isinstance(value, float) and not math.isfinite(value):
+            issues.append(Issue(path, lines.get(f"/{key}", 1), f"{key}: must be a finite number"))
+    return issues
+
+
+def _agreement(
+    front: Mapping[str, Any],
+    lines: Mapping[str, int],
+    path: str,
+    expected_role: str | None,
+    expected_prefix: str | None,
+) -> list[Issue]:
+    issues = []
+    role, prefix = front.get("role"), front.get("prefix")
+    if expected_role is not None and isinstance(role, str) and role != expected_role:
+        issues.append(
+            Issue(
+                path,
+                lines.get("/role", 1),
+                f"role {role!r} does not match {expected_role!r}, the role team-session.json "
+                "gives this file: make them equal",
+            )
+        )
+    if expected_prefix is not None and isinstance(prefix, str) and prefix != expected_prefix:
+        issues.append(
+            Issue(
+                path,
+                lines.get("/prefix", 1),
+                f"prefix {prefix!r} does not match team-session.json's {expected_prefix!r}: "
+                "make them equal",
+            )
+        )
+    return issues
+
+
+def _regex_error(pattern: str) -> str | None:
+    try:
+        re.compile(pattern)
+    except (re.error, RecursionError, OverflowError, ValueError) as exc:
+        return str(exc)
+    return None
+
+
+def _split_error(command: str) -> str | None:
+    try:
+        shlex.split(command)
+    except ValueError as exc:
+        return f"{exc} (quote it, or write the command as a list)"
+    return None
+
+
+def _command(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    argv = tuple(shlex.split(value)) if isinstance(value, str) else tuple(str(v) for v in value)
+    return argv or None
+
+
+def _strings_or_none(value: Any) -> tuple[str, ...] | None:
+    return None if value is None else tuple(str(v) for v in value)
+
+
+def build_spec(front: Mapping[str, Any], *, body: str, rel_path: str) -> RoleSpec:
+    """The ``RoleSpec`` of a frontmatter that passed ``field_issues``."""
+    types = front["message_types"]
+    max_concurrent = front.get("max_concurrent")
+    return RoleSpec(
+        role=front["role"],
+        prefix=front["prefix"],
+        inner_loop=front["inner_loop"],
+        success_type=types["success"],
+        error_type=types["error"],
+        body=body,
+        path=rel_path,
+        agent=_command(front.get("agent")),
+        worker=_command(front.get("worker")),
+        additional_prefixes=tuple(front.get("additional_prefixes") or ()),
+        max_concurrent=int(max_concurrent) if max_concurrent is not None else None,
+        timeout_s=float(front.get("timeout_s", 1800)),
+        max_retries=int(front.get("max_retries", 2)),
+        stall_after_s=float(front.get("stall_after_s", 600)),
+        env={str(k): str(v) for k, v in (front.get("env") or {}).items()},
+        transient_patterns=_strings_or_none(front.get("transient_patterns")),
+        permanent_patterns=_strings_or_none(front.get("permanent_patterns")),
+        frontmatter=front,
+    )
+
+
+def _parse(
+    text: str,
+    *,
+    path: str,
+    expected_role: str | None,
+    expected_prefix: str | None,
+    rel_path: str,
+) -> tuple[RoleSpec | None, list[Issue]]:
+    parts = split_frontmatter(text.removeprefix("\ufeff"))
+    if parts is None:
+        msg = "no YAML frontmatter: the file must start with '---', then the keys, then '---'"
+        return None, [Issue(path, 1, msg)]
+    front_text, front_line, body, body_line = parts
+    front, lines, issues = load_frontmatter(front_text, path=path, first_line=front_line)
+    if not issues and not isinstance(front, dict):
+        issues = [Issue(path, front_line, "frontmatter must be a mapping of keys to values")]
+    if not issues:
+        issues = field_issues(
+            front, lines, path=path, expected_role=expected_role, expected_prefix=expected_prefix
+        )
+    issues += phase_issues(body, path=path, first_line=body_line)
+    if issues:
+        return None, issues
+    return build_spec(front, body=body, rel_path=rel_path), []
+
+
+def parse_role_spec(
+    text: str,
+    *,
+    path: str,
+    expected_role: str | None,
+    expected_prefix: str | None,
+    rel_path: str | None = None,
+) -> tuple[RoleSpec | None, list[Issue]]:
+    """Parse and check one role-spec; never raises.
+
+    ``path`` names the file in messages; ``rel_path`` (session-relative, default
+    ``path``) goes into ``RoleSpec.path``.  ``expected_role``/``expected_prefix``
+    are what team-session.json says (None: not checked).
+    """
+    try:
+        return _parse(
+            text,
+            path=path,
+            expected_role=expected_role,
+            expected_prefix=expected_prefix,
+            rel_path=rel_path if rel_path is not None else path,
+        )
+    except Exception as exc:  # a hand edit mid-run must never crash the executor
+        return None, [Issue(path, None, f"cannot read role-spec: {type(exc).__name__}: {exc}")]
