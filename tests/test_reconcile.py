@@ -226,3 +226,50 @@ def test_no_task_is_both_running_and_pending(w):
             assert task.claimed_by is None or task.claimed_by not in {
                 e["worker_id"] for e in rec.session_data["active_workers"]
             }
+
+
+def _own_world(task, *, host="h1", claimer_alive=False, worker_alive=False):
+    base = world([task], executor=ExecutorConfig(orphan_after_s=300))
+    return World(
+        session=base.session,
+        tasks=base.tasks,
+        workers={"w1": WorkerFact(worker_alive)},
+        now=NOW,
+        host=host,
+        claimers_alive={task.id: claimer_alive},
+    )
+
+
+def _claimed(claimer_host="h1", claimer_wid="w1"):
+    claimer = {"worker_id": claimer_wid, "host": claimer_host, "pid": 4242, "pid_started_at": 1.0}
+    return make_task(
+        "RESEARCH-001",
+        "in_progress",
+        claimed_by="w1",
+        attempts=1,
+        updated_at=iso(NOW - 1),
+        claimer=claimer,
+    )
+
+
+def test_own_claim_of_a_dead_executor_whose_worker_never_ran_is_reset_at_once():
+    rec = reconcile(_own_world(_claimed()))
+    task = rec.tasks["RESEARCH-001"]
+    assert task.status is TaskStatus.PENDING
+    assert "claimer" not in task.metadata and "claimed_by" not in task.metadata
+    assert rec.recheck_at is None
+
+
+def test_claims_not_provably_dead_keep_the_orphan_timer():
+    cases = {
+        "another host": _own_world(_claimed(claimer_host="h2")),
+        "claimer still runs": _own_world(_claimed(), claimer_alive=True),
+        "worker id carried by a process": _own_world(_claimed(), worker_alive=True),
+        "stale record of an older claim": _own_world(_claimed(claimer_wid="w0")),
+        "no host known": _own_world(_claimed(), host=None),
+    }
+    for why, w in cases.items():
+        rec = reconcile(w)
+        assert rec.tasks["RESEARCH-001"].status is TaskStatus.IN_PROGRESS, why
+    # the live worker is adopted through unrecorded_workers, not timed
+    assert reconcile(cases["another host"]).recheck_at == NOW - 1 + 300

@@ -53,6 +53,8 @@ class World:
     inbox: Sequence[InboxItem] = ()
     seen_ids: frozenset[str] = frozenset()  # original message ids in messages.jsonl
     backoff_scale: float = 1.0
+    host: str | None = None  # this machine's name: which claims are our own to judge
+    claimers_alive: Mapping[str, bool] = field(default_factory=dict)  # task id -> claimer runs
 
 
 @dataclass(frozen=True)
@@ -154,8 +156,74 @@ def apply_inbox(world: World, tasks: dict[str, Task]) -> tuple[list[MessageDecis
 def _reset(task: Task, now: float, reason: str) -> Task:
     return task.evolve(
         status=TaskStatus.PENDING.value,
-        metadata={"updated_at": iso(now), "claimed_by": None, "reset_reason": reason},
+        metadata={
+            "updated_at": iso(now),
+            "claimed_by": None,
+            CLAIMER_KEY: None,
+            "reset_reason": reason,
+        },
     )
+
+
+CLAIMER_KEY = "claimer"  # task metadata: who claimed it (worker id, host, pid, pid start time)
+
+
+def claimer_record(
+    worker_id: str, *, host: str, pid: int, pid_started_at: float | None
+) -> dict[str, Any]:
+    """What a claim records so a later executor on this host can prove it dead (§8)."""
+    return {"worker_id": worker_id, "host": host, "pid": pid, "pid_started_at": pid_started_at}
+
+
+def claimer_of(task: Task) -> Mapping[str, Any] | None:
+    """The claim's own record, when it belongs to the current claim (not a stale one)."""
+    claimer = task.metadata.get(CLAIMER_KEY)
+    if not isinstance(claimer, Mapping) or not task.claimed_by:
+        return None
+    return claimer if claimer.get("worker_id") == task.claimed_by else None
+
+
+def own_dead_claim(task: Task, world: World) -> bool:
+    """A claim made on this host by a process that is gone, whose worker never ran or is gone.
+
+    Foreign claims (an LLM coordinator, another host, an old claim with no record)
+    are not ours to prove dead: they wait for the orphan timer.
+    """
+    claimer = claimer_of(task)
+    if claimer is None or world.host is None or claimer.get("host") != world.host:
+        return False
+    if world.claimers_alive.get(task.id, True):
+        return False  # the claiming process still runs: it may be about to spawn
+    fact = world.workers.get(task.claimed_by or "")
+    return fact is not None and not fact.alive  # no process carries its worker id
+
+
+@dataclass(frozen=True)
+class OrphanVerdict:
+    task: Task | None = None  # the reset task, when reset
+    event: Event | None = None
+    due: float | None = None  # when to judge again, when still young
+
+
+def judge_unrecorded(
+    task: Task, *, now: float, orphan_after: float, mtime: float | None, own_dead: bool
+) -> OrphanVerdict:
+    """An ``in_progress`` task no recorded worker holds: reset now, or judge again at ``due``."""
+    if own_dead:
+        reset = _reset(task, now, "own claim: its executor and worker are gone")
+        text = f"{task.id} claimed by a dead executor of this host, never run or gone: pending"
+        return OrphanVerdict(reset, Event(EventKind.TASK_ORPHANED, "executor", text, task.id))
+    since = parse_iso(task.metadata.get("updated_at"))
+    if since is None:
+        since = mtime if mtime is not None else now
+    if now - since >= orphan_after:
+        reset = _reset(task, now, "orphan: no worker recorded")
+        text = (
+            f"{task.id} orphaned (in progress {now - since:.0f} s, no worker recorded),"
+            " back to pending"
+        )
+        return OrphanVerdict(reset, Event(EventKind.TASK_ORPHANED, "executor", text, task.id))
+    return OrphanVerdict(due=since + orphan_after)
 
 
 def judge_in_progress(
@@ -201,19 +269,19 @@ def judge_in_progress(
             text = f"{task_id} interrupted (worker {wid or '?'} is gone), back to pending"
             events.append(Event(EventKind.TASK_INTERRUPTED, "executor", text, task_id))
             continue
-        since = parse_iso(task.metadata.get("updated_at"))
-        if since is None:
-            since = world.mtimes.get(task_id, world.now)
-        if world.now - since >= orphan_after:
-            tasks[task_id] = _reset(task, world.now, "orphan: no worker recorded")
-            text = (
-                f"{task_id} orphaned (in progress {world.now - since:.0f} s, no worker recorded),"
-                " back to pending"
-            )
-            events.append(Event(EventKind.TASK_ORPHANED, "executor", text, task_id))
-        else:
-            due = since + orphan_after
-            recheck = due if recheck is None else min(recheck, due)
+        verdict = judge_unrecorded(
+            task,
+            now=world.now,
+            orphan_after=orphan_after,
+            mtime=world.mtimes.get(task_id),
+            own_dead=own_dead_claim(task, world),
+        )
+        if verdict.task is not None:
+            tasks[task_id] = verdict.task
+        if verdict.event is not None:
+            events.append(verdict.event)
+        if verdict.due is not None:
+            recheck = verdict.due if recheck is None else min(recheck, verdict.due)
     return events, recheck
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,7 +24,16 @@ from teamexec.core.errors import StateCorrupt
 from teamexec.core.events import Event, EventKind
 from teamexec.core.handling import Context, Verdict, apply_message, reject
 from teamexec.core.model import RoleSpec, Session, SessionStatus, Task, TaskStatus, iso, parse_iso
-from teamexec.core.reconcile import Reconciliation, WorkerFact, World, reconcile
+from teamexec.core.reconcile import (
+    Reconciliation,
+    WorkerFact,
+    World,
+    claimer_of,
+    claimer_record,
+    judge_unrecorded,
+    own_dead_claim,
+    reconcile,
+)
 from teamexec.core.schedule import PipelineState, Stuck
 from teamexec.core.tasktable import TaskTable
 from teamexec.executor.liveness import Liveness
@@ -104,6 +114,10 @@ class Engine(WorkerLifecycle):
         self.task_seconds: dict[str, float] = {}
         self.trace = Trace(options.env.get("TEAMEXEC_TRACE"))
         self.session_written_at = 0.0
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self.pid_started_at = self.liveness.process_start_time(self.pid)
+        self.recheck_at: float | None = None  # when a young orphan must be judged again
 
     # ----------------------------------------------------------------- setup
     def _agent_cwd(self) -> Path:
@@ -124,7 +138,9 @@ class Engine(WorkerLifecycle):
     def runnable_roles(self) -> set[str]:
         return {r for r, spec in self.specs.items() if runnable(spec, self.agent_for(r))}
 
-    def worker_facts(self, tasks: Mapping[str, Task] | None = None) -> dict[str, WorkerFact]:
+    def worker_facts(
+        self, tasks: Mapping[str, Task] | None = None, *, recorded: bool = True
+    ) -> dict[str, WorkerFact]:
         """Liveness of recorded workers, and of unrecorded ones that claimed a task."""
         facts: dict[str, WorkerFact] = {}
         for task in (tasks or {}).values():
@@ -132,7 +148,7 @@ class Engine(WorkerLifecycle):
             if task.status is TaskStatus.IN_PROGRESS and wid:
                 found = self.liveness.find_worker(wid)
                 facts[wid] = WorkerFact(found is not None, *(found or (None, None)))
-        for entry in self.session.active_workers:
+        for entry in self.session.active_workers if recorded else ():
             wid = entry.get("worker_id")
             if not isinstance(wid, str):
                 continue
@@ -144,6 +160,83 @@ class Engine(WorkerLifecycle):
             found = self.liveness.find_worker(wid)  # killed between record and spawn update
             facts[wid] = WorkerFact(found is not None, *(found or (None, None)))
         return facts
+
+    def claimer(self, worker_id: str) -> dict[str, Any]:
+        """What this executor records in a claim (PROTOCOL §8: own claims need no timer)."""
+        return claimer_record(
+            worker_id, host=self.host, pid=self.pid, pid_started_at=self.pid_started_at
+        )
+
+    def claimers_alive(self, tasks: Mapping[str, Task]) -> dict[str, bool]:
+        """For each in-progress task claimed on this host: does its claiming process still run?"""
+        alive: dict[str, bool] = {}
+        for task in tasks.values():
+            claimer = claimer_of(task) if task.status is TaskStatus.IN_PROGRESS else None
+            if claimer is None or claimer.get("host") != self.host:
+                continue
+            pid, started = claimer.get("pid"), claimer.get("pid_started_at")
+            alive[task.id] = isinstance(pid, int) and self.liveness.pid_matches(
+                pid, started if isinstance(started, int | float) else None
+            )
+        return alive
+
+    def recheck_orphans(self, now: float) -> None:
+        """Judge again the in-progress tasks no worker of ours holds (young orphans, §8).
+
+        reconcile left them alone because they were too young; the loop wakes at
+        ``recheck_at`` and calls this, so a resume never waits forever on them.
+        """
+        if self.recheck_at is None or now < self.recheck_at:
+            return
+        self.recheck_at = None
+        held = {w.task_id for w in self.running.values()}
+        mine = set(self.running)
+        candidates: dict[str, Task] = {}
+        for task_id, task in list(self.tasks.items()):
+            if task.status is not TaskStatus.IN_PROGRESS or task_id in held:
+                continue
+            if task.claimed_by in mine or task_id in self.dirty:
+                continue
+            try:
+                fresh = self.store.read(task_id)
+            except StateCorrupt as exc:
+                self._corrupt_task(task_id, exc)
+                continue
+            if fresh is None:
+                continue
+            self.tasks[task_id] = fresh
+            if fresh.status is TaskStatus.IN_PROGRESS:
+                candidates[task_id] = fresh
+        if not candidates:
+            return
+        world = World(
+            session=self.session,
+            tasks=candidates,
+            workers=self.worker_facts(candidates, recorded=False),
+            now=now,
+            host=self.host,
+            claimers_alive=self.claimers_alive(candidates),
+        )
+        for task_id, task in sorted(candidates.items()):
+            mtime = None
+            with contextlib.suppress(OSError):
+                mtime = self.paths.task_file(task_id).stat().st_mtime
+            verdict = judge_unrecorded(
+                task,
+                now=now,
+                orphan_after=self.session.executor.orphan_after_s,
+                mtime=mtime,
+                own_dead=own_dead_claim(task, world),
+            )
+            if verdict.task is not None:
+                self.tasks[task_id] = verdict.task
+                self.dirty.add(task_id)
+            if verdict.event is not None:
+                self.emit(verdict.event)
+            if verdict.due is not None:
+                self.recheck_at = (
+                    verdict.due if self.recheck_at is None else min(self.recheck_at, verdict.due)
+                )
 
     def plan(self, now: float) -> Reconciliation:
         tasks, problems = self.store.read_all()
@@ -162,6 +255,8 @@ class Engine(WorkerLifecycle):
             inbox=inbox.read_inbox(self.paths),
             seen_ids=frozenset(self.messages.seen),
             backoff_scale=self.options.backoff_scale,
+            host=self.host,
+            claimers_alive=self.claimers_alive(tasks),
         )
         self._disk_tasks = tasks
         return reconcile(world)
@@ -179,6 +274,7 @@ class Engine(WorkerLifecycle):
             self._adopt(entry, now)
         if rec.pause:
             self.pause_reason = "consensus"
+        self.recheck_at = rec.recheck_at
         data = dict(rec.session_data)
         data["status"] = SessionStatus.ACTIVE.value
         self.session_file.write(data)

@@ -89,6 +89,7 @@ class WorkerLifecycle:
     monitor: Monitor | None
     task_seconds: dict[str, float]
     trace: Trace
+    recheck_at: float | None
 
     if TYPE_CHECKING:  # provided by Engine
 
@@ -97,6 +98,7 @@ class WorkerLifecycle:
         def flush_tasks(self) -> None: ...
         def record_workers(self) -> None: ...
         def _corrupt_task(self, task_id: str, exc: StateCorrupt) -> None: ...
+        def claimer(self, worker_id: str) -> dict[str, Any]: ...
 
     def next_spawns(
         self, tasks: dict[str, Task], running: list[Running], now: float
@@ -233,6 +235,8 @@ class WorkerLifecycle:
         retry = next_retry(self.tasks, now)
         if retry is not None:
             wake = min(wake, retry)
+        if self.recheck_at is not None:  # a young orphan comes of age (§8)
+            wake = min(wake, self.recheck_at)
         return wake
 
     def spawn_ready(self, now: float) -> None:
@@ -245,7 +249,7 @@ class WorkerLifecycle:
         for item in plan:
             attempt = self.tasks[item.task_id].attempts + 1
             wid = spawn.new_worker_id(item.role, item.task_id, attempt)
-            task = self.store.claim(item.task_id, wid, now=now)
+            task = self.store.claim(item.task_id, wid, now=now, claimer=self.claimer(wid))
             if task is None:  # someone else holds it: take the disk's word
                 fresh = self.store.read(item.task_id)
                 if fresh is not None:

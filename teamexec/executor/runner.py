@@ -90,6 +90,7 @@ def step(engine: Engine, wakes: Iterable[Wake], now: float) -> Outcome | None:
     for wake in exits:  # after the inbox: a worker's last message precedes its exit
         engine.worker_exited(wake.name, wake.code, now)
     engine.check_adopted(now)
+    engine.recheck_orphans(now)
     engine.enforce_deadlines(now)
     if engine.interrupted or engine.stop_requested:
         return _stop(engine, now)

@@ -18,7 +18,7 @@ import fcntl
 import json
 import os
 import stat
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -269,12 +269,21 @@ class TaskStore:
         return written
 
     # ---------------------------------------------------------------- claims
-    def claim(self, task_id: str, worker_id: str, *, now: float) -> Task | None:
+    def claim(
+        self,
+        task_id: str,
+        worker_id: str,
+        *,
+        now: float,
+        claimer: Mapping[str, Any] | None = None,
+    ) -> Task | None:
         """Compare-and-set ``pending`` -> ``in_progress`` for ``worker_id``.
 
         The file is re-read under the lock, so the decision rests on what is on
         disk, not on what this process last saw.  None when the task is missing,
         damaged, or not pending (someone else claimed or finished it).
+        ``claimer`` (reconcile.claimer_record) is kept in ``metadata.claimer`` so
+        that a later executor on this host can prove the claim dead (§8).
         """
         with self.locked():
             try:
@@ -283,9 +292,11 @@ class TaskStore:
                 return None
             if task is None or task.status is not TaskStatus.PENDING:
                 return None
-            return self._claim_locked(task, worker_id, now)
+            return self._claim_locked(task, worker_id, now, claimer)
 
-    def _claim_locked(self, task: Task, worker_id: str, now: float) -> Task:
+    def _claim_locked(
+        self, task: Task, worker_id: str, now: float, claimer: Mapping[str, Any] | None
+    ) -> Task:
         stamp = iso(now)
         claimed = task.evolve(
             status=TaskStatus.IN_PROGRESS.value,
@@ -295,16 +306,23 @@ class TaskStore:
                 "updated_at": stamp,
                 "started_at": stamp,
                 "retry_at": None,  # None removes the key: the back-off is over
+                "claimer": dict(claimer) if claimer is not None else None,
             },
         )
         self._write_locked(claimed)
         return claimed
 
     def claim_next(
-        self, owner: str, roles: Collection[str], worker_id: str, *, now: float
+        self,
+        owner: str,
+        roles: Collection[str],
+        worker_id: str,
+        *,
+        now: float,
+        claimer: Mapping[str, Any] | None = None,
     ) -> Task | None:
         """Claim the first ready task of role ``owner`` (the inner-loop worker's next task)."""
         with self.locked():
             tasks, _issues = self.read_all()  # damaged files are the executor's to report
             ready = ready_tasks(tasks, roles, now, owner=owner)
-            return self._claim_locked(ready[0], worker_id, now) if ready else None
+            return self._claim_locked(ready[0], worker_id, now, claimer) if ready else None

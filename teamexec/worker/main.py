@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -235,8 +236,16 @@ class Worker:
         if not isinstance(roles, list) or not roles:
             roles = [self.role]
         try:
+            # the claimer record (PROTOCOL §8): this process carries the worker id, so
+            # liveness proves the claim dead once it is gone; no start time needed
+            claimer = {
+                "worker_id": self.worker_id,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "pid_started_at": None,
+            }
             task = TaskStore(self.tasks_dir).claim_next(
-                self.role, roles, self.worker_id, now=time.time()
+                self.role, roles, self.worker_id, now=time.time(), claimer=claimer
             )
         except OSError as exc:
             # nothing claimed: the executor starts another worker for what is left
