@@ -117,7 +117,6 @@ def test_role_spec_can_override_failure_patterns():
 @pytest.mark.parametrize(
     ("msg", "reason"),
     [
-        pytest.param({"id": "x"}, "schema", id="schema"),
         pytest.param(message("progress", sender="ghost"), "unknown role", id="unknown-role"),
         pytest.param(message("progress", task="NOPE-001"), "unknown task", id="unknown-task"),
         pytest.param(message("progress", task="DRAFT-001"), "owned by", id="wrong-owner"),

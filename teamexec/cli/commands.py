@@ -274,11 +274,11 @@ def reset(
         now = time.time()
         changed = []
         for task_id in sorted(targets):
-            task = tasks.get(task_id)
-            if task is None:
+            found = tasks.get(task_id)
+            if found is None:
                 continue
             changed.append(
-                task.evolve(
+                found.evolve(
                     status=TaskStatus.PENDING.value,
                     metadata={
                         "updated_at": iso(now),

@@ -19,8 +19,7 @@ from typing import Any
 
 from teamexec.core.events import Event, EventKind
 from teamexec.core.failures import FailureKind, backoff_s, classify
-from teamexec.core.model import RoleSpec, Session, Task, TaskStatus, iso
-from teamexec.validation import schema
+from teamexec.core.model import Message, MessageData, RoleSpec, Session, Task, TaskStatus, iso
 
 SUCCESS = "task_complete"
 ERROR = "error"
@@ -54,12 +53,12 @@ def reject(reason: str) -> Verdict:
     return Verdict(accepted=False, reason=reason)
 
 
-def screen(message: Any, ctx: Context) -> str | None:
-    """The rejection reason for a message, or None when it may be applied."""
-    errors = schema.schema_errors("message", message)
-    if errors:
-        pointer, text = errors[0]
-        return f"schema: {pointer or '/'}: {text}"
+def screen(message: Message, ctx: Context) -> str | None:
+    """The rejection reason for a message, or None when it may be applied.
+
+    The message's shape was checked against its schema where it was read
+    (storage/messages.py), so this judges only what needs the session.
+    """
     sender = message["from"]
     if sender not in ctx.session.roles:
         return f"unknown role {sender!r}"
@@ -72,7 +71,7 @@ def screen(message: Any, ctx: Context) -> str | None:
     return None
 
 
-def message_kind(message: Mapping[str, Any], spec: RoleSpec | None) -> str:
+def message_kind(message: Message, spec: RoleSpec | None) -> str:
     """Map a role's own success/error type names onto the generic ones."""
     kind = str(message["type"])
     if spec is not None:
@@ -83,12 +82,12 @@ def message_kind(message: Mapping[str, Any], spec: RoleSpec | None) -> str:
     return kind
 
 
-def apply_message(message: Any, ctx: Context) -> Verdict:
+def apply_message(message: Message, ctx: Context) -> Verdict:
     reason = screen(message, ctx)
     if reason is not None:
         return reject(reason)
     sender = message["from"]
-    data: Mapping[str, Any] = message["data"]
+    data = message["data"]
     task = ctx.tasks[data["task_id"]]
     spec = ctx.specs.get(sender)
     kind = message_kind(message, spec)
@@ -96,7 +95,7 @@ def apply_message(message: Any, ctx: Context) -> Verdict:
     return handler(message, task, spec, ctx)
 
 
-def _attempt_of(data: Mapping[str, Any]) -> int | None:
+def _attempt_of(data: MessageData) -> int | None:
     value = data.get("attempt")
     if isinstance(value, int) and not isinstance(value, bool):
         return value
@@ -120,7 +119,7 @@ def _elapsed(reported: Any, done: Task) -> str:
     return f" ({seconds:.1f} s)" if seconds is not None else ""
 
 
-def _complete(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
+def _complete(message: Message, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
     sender = message["from"]
     if task.status is TaskStatus.COMPLETED:
         return Verdict(accepted=True)  # seen before: completion is idempotent
@@ -173,7 +172,7 @@ def fail_attempt(
     return retried, Event(EventKind.RETRY, source, text, task.id)
 
 
-def _error(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
+def _error(message: Message, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
     data = message["data"]
     attempt = _attempt_of(data)
     if task.status is not TaskStatus.IN_PROGRESS or (
@@ -196,7 +195,7 @@ def _error(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> Ver
     return Verdict(accepted=True, updates={task.id: updated}, events=(event,))
 
 
-def _progress(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
+def _progress(message: Message, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
     data = message["data"]
     state: dict[str, Any] = {"task_id": task.id, "last_seen": iso(ctx.now)}
     for key in ("progress_pct", "phase"):
@@ -210,20 +209,20 @@ def _progress(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> 
     return Verdict(accepted=True, events=(event,), role_state=state)
 
 
-def _state_update(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
+def _state_update(message: Message, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
     state = {k: v for k, v in message["data"].items() if k != "task_id"}
     state.update(task_id=task.id, last_seen=iso(ctx.now))
     return Verdict(accepted=True, role_state=state)
 
 
-def _blocker(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
+def _blocker(message: Message, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
     summary = message.get("summary", "")
     state = {"task_id": task.id, "blocker": summary, "last_seen": iso(ctx.now)}
     event = Event(EventKind.BLOCKER, message["from"], f"{task.id} blocked: {summary}", task.id)
     return Verdict(accepted=True, events=(event,), role_state=state)
 
 
-def _capability_gap(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
+def _capability_gap(message: Message, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
     summary = message.get("summary", "")
     text = (
         f"capability gap on {task.id}: {summary} — teamexec never generates role-specs; "
@@ -236,7 +235,7 @@ def revision_id(task_id: str) -> str:
     return f"{task_id}-R1"
 
 
-def _consensus(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
+def _consensus(message: Message, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
     data = message["data"]
     severity = str(data.get("severity", "LOW")).upper()
     summary = message.get("summary", "")
@@ -292,12 +291,12 @@ def _create_revision(task: Task, rev_id: str, summary: str, ctx: Context) -> Ver
     )
 
 
-def _other(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
+def _other(message: Message, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
     text = f"{message['type']}: {message.get('summary', '')}"
     return Verdict(accepted=True, events=(Event(EventKind.MESSAGE, message["from"], text),))
 
 
-_HANDLERS: dict[str, Callable[[Any, Task, RoleSpec | None, Context], Verdict]] = {
+_HANDLERS: dict[str, Callable[[Message, Task, RoleSpec | None, Context], Verdict]] = {
     SUCCESS: _complete,
     ERROR: _error,
     "progress": _progress,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, NotRequired, TypedDict, TypeVar, overload
 
 ROLE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 TASK_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -62,6 +62,38 @@ class Issue:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
         prefix = "warning: " if self.severity is Severity.WARNING else ""
         return f"{where}: {prefix}{self.message}"
+
+
+class MessageData(TypedDict, total=False):
+    """A message's ``data`` (schemas/message.schema.json); only ``task_id`` is required."""
+
+    task_id: str
+    attempt: int
+    worker_id: str
+    artifact: str
+    progress_pct: float
+    phase: str
+    severity: str
+    exit_code: int | None
+    log_tail: str
+    duration_s: float
+
+
+# A message as it arrives in the inbox, schema-checked where it is read
+# (storage/messages.py): the core decides on well-formed messages only.
+# Functional form because ``from`` is a keyword.  Unknown keys are kept.
+Message = TypedDict(
+    "Message",
+    {
+        "id": str,
+        "ts": str,
+        "from": str,
+        "type": str,
+        "data": MessageData,
+        "to": NotRequired[str],
+        "summary": NotRequired[str],
+    },
+)
 
 
 @dataclass(frozen=True)

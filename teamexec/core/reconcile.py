@@ -22,7 +22,7 @@ from typing import Any
 from teamexec.core import dag
 from teamexec.core.events import Event, EventKind
 from teamexec.core.handling import Context, Verdict, apply_message
-from teamexec.core.model import Session, Task, TaskStatus, iso, parse_iso, task_sort_key
+from teamexec.core.model import Message, Session, Task, TaskStatus, iso, parse_iso, task_sort_key
 from teamexec.core.taskgen import new_task
 
 
@@ -38,7 +38,7 @@ class WorkerFact:
 @dataclass(frozen=True)
 class InboxItem:
     name: str  # file name inside .msg/inbox/
-    message: Any = None  # the parsed JSON, when it parsed
+    message: Message | None = None  # the parsed, schema-checked JSON
     error: str | None = None  # why it could not be read
     ctime: float | None = None  # when it was renamed into the inbox (for latency traces)
 
@@ -135,8 +135,9 @@ def apply_inbox(world: World, tasks: dict[str, Task]) -> tuple[list[MessageDecis
         return (str(ts), item.name)
 
     for item in sorted(world.inbox, key=order):
-        if item.error is not None:
-            decisions.append(MessageDecision(item, Verdict(False, reason=item.error), False))
+        if item.message is None:
+            reason = item.error or "unreadable"
+            decisions.append(MessageDecision(item, Verdict(False, reason=reason), False))
             continue
         ctx = Context(
             session=world.session,
@@ -257,9 +258,9 @@ def judge_in_progress(
         task = tasks[task_id]
         if task.status is not TaskStatus.IN_PROGRESS:
             continue
-        entry = by_worker.get(task.claimed_by or "") or by_task.get(task_id)
-        if entry is not None:
-            wid = _entry_worker_id(entry)
+        held = by_worker.get(task.claimed_by or "") or by_task.get(task_id)
+        if held is not None:
+            wid = _entry_worker_id(held)
             fact = world.workers.get(wid) if wid else None
             if fact is not None and fact.alive:
                 text = f"{task_id}: worker {wid} (pid {fact.pid}) is alive, adopted"

@@ -67,18 +67,18 @@ class TaskTable(dict[str, Task]):
         for child in self._dependents.get(task_id, ()):
             self._judge(child)
 
-    def update(self, *others: Any, **named: Task) -> None:  # type: ignore[override]
+    def update(self, *others: Any, **named: Task) -> None:
         for other in (*others, named):
             items = other.items() if isinstance(other, Mapping) else other
             for task_id, task in items:
                 self[task_id] = task
 
-    def setdefault(self, task_id: str, task: Task) -> Task:  # type: ignore[override]
+    def setdefault(self, task_id: str, task: Task) -> Task:
         if task_id not in self:
             self[task_id] = task
         return dict.__getitem__(self, task_id)
 
-    def pop(self, task_id: str, default: Any = _MISSING) -> Any:  # type: ignore[override]
+    def pop(self, task_id: str, default: Any = _MISSING) -> Any:
         if task_id not in self:
             if default is _MISSING:
                 raise KeyError(task_id)
@@ -96,7 +96,7 @@ class TaskTable(dict[str, Task]):
         self._dependents.clear()
         self._candidates.clear()
 
-    def __ior__(self, other: Any) -> TaskTable:  # type: ignore[override]
+    def __ior__(self, other: Any) -> TaskTable:  # type: ignore[override,misc]
         self.update(other)
         return self
 

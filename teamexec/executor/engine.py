@@ -352,8 +352,8 @@ class Engine(WorkerLifecycle):
         items.sort(key=lambda i: (str(i.message.get("ts", "")) if i.message else "", i.name))
         settled: list[tuple[str, Any, Verdict]] = []
         for item in items:
-            if item.error is not None:
-                settled.append((item.name, None, reject(item.error)))
+            if item.message is None:
+                settled.append((item.name, None, reject(item.error or "unreadable")))
                 continue
             self.trace("inbox", name=item.name, ctime=item.ctime)
             self._refresh_for(item.message)

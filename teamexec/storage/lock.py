@@ -77,12 +77,13 @@ class ExecutorLock:
         except BaseException:
             os.close(fd)
             raise
-        # psutil is executor-side; imported here so that importing this module stays cheap
-        from teamexec.executor.liveness import process_start_time
+        # imported here so that importing this module (check, reset) stays cheap
+        import psutil
 
         info = {
             "pid": os.getpid(),
-            "pid_started_at": process_start_time(os.getpid()),
+            # our own process: it exists, so no error to handle (unlike liveness.py's)
+            "pid_started_at": psutil.Process().create_time(),
             "started_at": iso(time.time()),
             "command": shlex.join(sys.argv),
         }

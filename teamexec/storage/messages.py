@@ -14,11 +14,13 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from teamexec.core.model import Message
 from teamexec.core.reconcile import InboxItem
 from teamexec.storage.atomic import atomic_write, fsync_dir
 from teamexec.storage.paths import SessionPaths
+from teamexec.validation.schema import schema_errors
 
 MAX_MESSAGE_BYTES = 1024 * 1024
 _SEQ_RE = re.compile(r"^MSG-(\d+)$")
@@ -41,7 +43,12 @@ def read_item(path: Path) -> InboxItem | None:
         return InboxItem(path.name, error=f"not JSON: {exc}")
     if not isinstance(message, dict):
         return InboxItem(path.name, error="not a JSON object")
-    return InboxItem(path.name, message=message, ctime=stat.st_ctime)
+    errors = schema_errors("message", message)
+    if errors:  # checked here, where the file is read: the core judges well-formed messages
+        pointer, text = errors[0]
+        return InboxItem(path.name, error=f"schema: {pointer or '/'}: {text}")
+    # the schema has just said it: this object has a message's shape
+    return InboxItem(path.name, message=cast(Message, message), ctime=stat.st_ctime)
 
 
 def read_inbox(paths: SessionPaths) -> list[InboxItem]:

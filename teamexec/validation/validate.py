@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -254,22 +254,26 @@ def prefix_owners(
     """Task-id prefix -> role; a prefix claimed by two roles is an error."""
     owners: dict[str, str] = {}
 
-    def claim(prefix: str, role: str, report: Callable[[str], None]) -> None:
+    def clash(prefix: str, role: str) -> str | None:
+        """The error when ``prefix`` already names another role; claims it otherwise."""
         owner = owners.setdefault(prefix, role)
-        if owner != role:
-            report(f"prefix {prefix!r} is used by role {owner!r} too: each prefix names one role")
+        if owner == role:
+            return None
+        return f"prefix {prefix!r} is used by role {owner!r} too: each prefix names one role"
 
     for name, role in roles.items():
         i = index[name]
-        claim(role.prefix, name, lambda m, i=i: team.error(f"/roles/{i}/prefix", m))
+        if problem := clash(role.prefix, name):
+            team.error(f"/roles/{i}/prefix", problem)
         for j, extra in enumerate(role.additional_prefixes):
-            pointer = f"/roles/{i}/additional_prefixes/{j}"
-            claim(extra, name, lambda m, p=pointer: team.error(p, m))
+            if problem := clash(extra, name):
+                team.error(f"/roles/{i}/additional_prefixes/{j}", problem)
     for name, spec in specs.items():
         shown = files.shown(spec.path)
         line = _line_mentioning(files.texts.get(spec.path), "additional_prefixes")
         for extra in spec.additional_prefixes:
-            claim(extra, name, lambda m, s=shown, n=line: team.issues.append(Issue(s, n, m)))
+            if problem := clash(extra, name):
+                team.issues.append(Issue(shown, line, problem))
     return owners
 
 
@@ -380,7 +384,10 @@ def _no_role_message(task_id: str) -> str:
 
 
 def _dependencies(
-    analysis: _Doc, task_id: str, parsed: tuple[list[Any], str, str | None], known: Mapping
+    analysis: _Doc,
+    task_id: str,
+    parsed: tuple[list[Any], str, str | None],
+    known: Mapping[str, Any],
 ) -> tuple[str, ...]:
     """The node's dependencies, duplicates dropped; unknown ones reported."""
     deps, deps_pointer, _role = parsed

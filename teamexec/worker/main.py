@@ -191,17 +191,21 @@ class Worker:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         with open(log_path, "ab") as log:
+            code: int | None
             try:
-                code: int | None = self.run_agent(task_id, attempt, log)
+                exited = self.run_agent(task_id, attempt, log)
                 # Popen reports death by a signal as a negative exit code
-                reason = f"agent exited {code}" if code >= 0 else f"agent killed by signal {-code}"
+                reason = (
+                    f"agent exited {exited}" if exited >= 0 else f"agent killed by signal {-exited}"
+                )
+                code = exited
             except CannotStart as exc:
                 log.write(f"teamexec worker: {exc.reason}\n".encode())
                 code, reason = exc.exit_code, exc.reason
         duration = round(time.monotonic() - started, 3)
         if self.stopped_by is not None:
             return None  # the executor accounts for the attempts it terminates
-        data = {"attempt": attempt, "exit_code": code, "duration_s": duration}
+        data: dict[str, object] = {"attempt": attempt, "exit_code": code, "duration_s": duration}
         if code == 0:
             self.report("task_complete", task_id, f"{task_id} done", data)
             return True
