@@ -21,8 +21,10 @@ ARGS = {
 }
 
 
-def test_prompt_has_assignment_then_task_then_role_body():
-    assert build_prompt(**ARGS) == (
+def test_prompt_follows_the_v2_worker_spawn_template():
+    # PROTOCOL v2 §7: Role Assignment, Progress Milestones, the role_spec line, task, body
+    text = build_prompt(**ARGS)
+    assert text.startswith(
         "## Role Assignment\n"
         "\n"
         "role: writer\n"
@@ -33,15 +35,32 @@ def test_prompt_has_assignment_then_task_then_role_body():
         "requirement: Write it\n"
         "inner_loop: false\n"
         "\n"
-        "## Task DRAFT-001: Draft\n"
+        "## Progress Milestones\n"
         "\n"
-        "PURPOSE: draft\n"
-        "\n"
-        "## Role Spec\n"
-        "\n"
-        "## Phase 2\n"
-        "read\n"
+        "session_id: S-1\n"
     )
+    order = [
+        "## Role Assignment",
+        "## Progress Milestones",
+        "teamexec msg progress",
+        "teamexec msg blocker",
+        "teamexec msg task_complete",
+        "team_msg",
+        "Read role_spec file to load Phase 2-4 domain instructions.",
+        "## Task DRAFT-001: Draft\n\nPURPOSE: draft\n",
+        "## Role Spec\n\n## Phase 2\nread\n",
+    ]
+    positions = [text.index(part) for part in order]
+    assert positions == sorted(positions)
+    assert text.endswith("## Phase 2\nread\n")
+    assert 'from="DRAFT-001"' in text  # team_msg lines name the task, as team-worker does
+
+
+def test_role_spec_and_session_paths_are_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = build_prompt(**{**ARGS, "role_spec": "s/role-specs/w.md", "session": "s"})
+    assert f"role_spec: {tmp_path}/s/role-specs/w.md\n" in text
+    assert f"session: {tmp_path}/s\n" in text
 
 
 def test_prompt_says_inner_loop_and_marks_a_missing_description():
