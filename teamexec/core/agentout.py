@@ -164,6 +164,10 @@ def _int(value: Any) -> int | None:
     return int(number) if number is not None else None
 
 
+def _obj(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -227,7 +231,7 @@ def _claude(text: str, now: float | None) -> AgentRun:
             rate_limited=rejected,
             resets_at=rejected_until,
         )
-    usage = result.get("usage") if isinstance(result.get("usage"), dict) else {}
+    usage = _obj(result.get("usage"))
     tokens = {
         name: count
         for name, key in (
@@ -290,7 +294,7 @@ def _codex(text: str, now: float | None) -> AgentRun:
         elif kind == "turn.completed":
             found = True
             turns += 1
-            usage = value.get("usage") if isinstance(value.get("usage"), dict) else {}
+            usage = _obj(value.get("usage"))
             for name, key in (
                 ("input", "input_tokens"),
                 ("cached_input", "cached_input_tokens"),
@@ -333,20 +337,20 @@ def _gemini(text: str, now: float | None) -> AgentRun:
             output = value
     if output is None:
         return AgentRun(kind=AgentKind.GEMINI)
-    stats = output.get("stats") if isinstance(output.get("stats"), dict) else {}
-    models = stats.get("models") if isinstance(stats.get("models"), dict) else {}
+    stats = _obj(output.get("stats"))
+    models = _obj(stats.get("models"))
     tokens: dict[str, int] = {}
     requests = 0
     latency = 0.0
     for metrics in models.values():
         if not isinstance(metrics, dict):
             continue
-        counts = metrics.get("tokens") if isinstance(metrics.get("tokens"), dict) else {}
+        counts = _obj(metrics.get("tokens"))
         for name, key in (("input", "prompt"), ("output", "candidates"), ("thoughts", "thoughts")):
             count = _int(counts.get(key))
             if count is not None:
                 tokens[name] = tokens.get(name, 0) + count
-        api = metrics.get("api") if isinstance(metrics.get("api"), dict) else {}
+        api = _obj(metrics.get("api"))
         requests += _int(api.get("totalRequests")) or 0
         latency += _num(api.get("totalLatencyMs")) or 0.0
     error = output.get("error")
