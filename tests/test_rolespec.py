@@ -248,3 +248,36 @@ def test_never_raises_on_any_value_of_a_known_key(key: str, value: object) -> No
     spec, issues = parse(spec_text(extra.strip() + "\n"))
     assert (spec is None) == bool(issues)
     assert all("cannot read role-spec" not in i.message for i in issues)
+
+
+@pytest.mark.parametrize(
+    ("extra", "meant"),
+    [
+        pytest.param("timout_s: 5\n", "timeout_s", id="typo"),
+        pytest.param("max_retires: 1\n", "max_retries", id="swap"),
+        pytest.param("agent_knd: claude\n", "agent_kind", id="protocol-key"),
+        pytest.param("Timeout_S: 5\n", "timeout_s", id="case"),
+    ],
+)
+def test_a_near_miss_of_a_teamexec_key_warns_with_the_key_meant(extra: str, meant: str) -> None:
+    spec, issues = parse(spec_text(extra))
+    assert spec is not None  # kept, not an error
+    assert [i.severity for i in issues] == ["warning"]
+    assert f"did you mean {meant!r}" in issues[0].message
+    assert issues[0].line == 8  # the key's own line
+    assert spec.frontmatter[extra.split(":")[0]] is not None
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param('output_tag: "[r]"\n', id="ccw-output-tag"),
+        pytest.param("CLI tools: [explore]\n", id="ccw-cli-tools"),
+        pytest.param("subagents: []\n", id="ccw-subagents"),
+        pytest.param("timeout_s: 5\nTimeout_s: 6\n", id="meant-key-present"),
+        pytest.param("colour: blue\n", id="far-from-any"),
+    ],
+)
+def test_unknown_keys_are_kept_silently(extra: str) -> None:
+    spec, issues = parse(spec_text(extra))
+    assert spec is not None and issues == []

@@ -294,13 +294,6 @@ TASK_ANALYSIS_CASES = [
         "/capabilities/1/tasks/0/id: 7 is not of type 'string'",
         "capability-task-id",
     ),
-    case(
-        edit(TA, '"steps": ["a", "b"]', '"steps": "a"'),
-        TA,
-        3,
-        "/capabilities/0/tasks/0/steps: 'a' is not of type 'array'",
-        "task-details-type",
-    ),
 ]
 
 ROLE_SPEC_CASES = [
@@ -634,6 +627,20 @@ def test_graph_is_checked_even_when_team_session_is_broken(session: Path) -> Non
             8,
             "inner_loop is false here but true in role-specs/coder.md",
             "inner-loop-disagrees",
+        ),
+        case(
+            front(PLANNER, "timout_s: 5"),
+            PLANNER,
+            5,
+            "unknown key 'timout_s': did you mean 'timeout_s'?",
+            "role-spec-near-miss",
+        ),
+        case(
+            edit(TS, '"max_workers": 2', '"max_worker": 2'),
+            TS,
+            12,
+            "executor: unknown key 'max_worker': did you mean 'max_workers'?",
+            "executor-near-miss",
         ),
     ],
 )

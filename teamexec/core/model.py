@@ -105,6 +105,7 @@ class ExecutorConfig:
     agent: tuple[str, ...] | None = None
     cwd: str | None = None
     worker: str = "python"  # the built-in worker: "python" (full) or "sh" (lean)
+    claude_task_list: bool = True  # mirror tasks into a Claude Code task list (§5)
 
 
 @dataclass(frozen=True)
@@ -145,16 +146,22 @@ class RoleSpec:
 
 @dataclass(frozen=True)
 class TaskDetails:
-    """Optional per-task details from ``capabilities[].tasks[]``."""
+    """Optional per-task details from ``capabilities[].tasks[]``.
 
-    description: str | None = None
-    goal: str | None = None
-    steps: tuple[str, ...] = ()
-    key_files: tuple[str, ...] = ()
-    upstream_artifacts: tuple[str, ...] = ()
-    success_criteria: tuple[str, ...] = ()
-    constraints: tuple[str, ...] = ()
-    artifacts: tuple[str, ...] = ()  # the capability's artifacts
+    Hints that teamexec only renders into the prompt (PROTOCOL §0): each is any
+    JSON value as the planner wrote it (a list arrives as a tuple), rendered by
+    taskgen.py.  CCW's analyze-task.md writes ``success_criteria`` and
+    ``constraints`` as strings, ``steps`` and ``key_files`` as lists.
+    """
+
+    description: Any = None
+    goal: Any = None
+    steps: Any = ()
+    key_files: Any = ()
+    upstream_artifacts: Any = ()
+    success_criteria: Any = ()
+    constraints: Any = ()
+    artifacts: Any = ()  # the capability's artifacts
 
 
 @dataclass(frozen=True)

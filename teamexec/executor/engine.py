@@ -123,7 +123,7 @@ class Engine(WorkerLifecycle):
     def _agent_cwd(self) -> Path:
         cwd = self.session.executor.cwd
         if cwd is None:
-            return self.options.start_dir
+            return self.paths.project_root or self.options.start_dir
         path = Path(cwd)
         return path if path.is_absolute() else (self.paths.root / path).resolve()
 
@@ -343,9 +343,10 @@ class Engine(WorkerLifecycle):
         self.messages.sync()
         for name in done:  # only now: a crash before this re-applies, to no effect
             inbox.remove(self.paths, name)
-        if self.meta_dirty:
-            write_meta(self.paths, self.session.session_id, self.role_state, now)
-            self.meta_dirty = False
+        if self.meta_dirty:  # stays dirty while team_msg is mid-write: retried next pass
+            self.meta_dirty = not write_meta(
+                self.paths, self.session.session_id, self.role_state, now
+            )
 
     def drain_inbox(self, now: float) -> None:
         items = inbox.read_inbox(self.paths)

@@ -67,6 +67,8 @@ def worker_env(
     )
     if agent is not None:
         env["TEAMEXEC_AGENT_ARGV"] = json.dumps(list(agent))
+    if paths.project_root is not None:  # team_msg then writes into this session (§7)
+        env["CCW_PROJECT_ROOT"] = str(paths.project_root)
     return env
 
 

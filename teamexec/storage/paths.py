@@ -87,6 +87,20 @@ class SessionPaths:
     def lock(self) -> Path:
         return self.root / ".teamexec.lock"
 
+    @functools.cached_property
+    def project_root(self) -> Path | None:
+        """``<root>`` when the session lies at ``<root>/.workflow/.team/<id>/`` (CCW's place).
+
+        CCW's tools find the session from the project root (team_msg writes to
+        ``$CCW_PROJECT_ROOT/.workflow/.team/<session_id>/.msg``, else the working
+        directory's), so agents run there (PROTOCOL §2 ``executor.cwd``, §7).
+        """
+        resolved = self.root.resolve()
+        team, workflow = resolved.parent, resolved.parent.parent
+        if team.name == ".team" and workflow.name == ".workflow":
+            return workflow.parent
+        return None
+
     def task_file(self, task_id: str) -> Path:
         return self.tasks / f"{task_id}.json"
 

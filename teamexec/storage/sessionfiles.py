@@ -60,18 +60,54 @@ class SessionFile:
         return True
 
 
-def write_meta(paths: SessionPaths, session_id: str, roles: Mapping[str, Any], now: float) -> None:
-    value = {"session_id": session_id, "updated_at": iso(now), "roles": dict(roles)}
+EXECUTOR_KEY = "executor"
+
+
+def _read_meta(paths: SessionPaths) -> dict[str, Any] | None:
+    """meta.json's object; {} when absent; None when it does not parse (mid-write by team_msg)."""
+    try:
+        raw = paths.meta.read_bytes()
+    except FileNotFoundError:
+        return {}
+    try:
+        value = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def write_meta(paths: SessionPaths, session_id: str, roles: Mapping[str, Any], now: float) -> bool:
+    """Merge teamexec's per-role view into ``.msg/meta.json`` under ``executor``, alone.
+
+    meta.json is CCW's (TeamMeta in team-msg.ts; team_msg's ``state_update``
+    rewrites it in place, without a lock).  Every other key stays as CCW last
+    wrote it, types included.  The file is re-read right before the atomic
+    replace, so a concurrent team_msg write is lost only if it lands in the
+    microseconds between that read and the rename.  A file that does not parse
+    (team_msg's writeFileSync caught mid-write, or a hand edit) is never
+    replaced: False, and the caller tries again later.  A missing file is
+    created in TeamMeta's shape (``status``, ``created_at``, ``updated_at``).
+    """
+    view = {"session_id": session_id, "updated_at": iso(now), "roles": dict(roles)}
     paths.msg.mkdir(parents=True, exist_ok=True)
-    atomic_write(paths.meta, dump_json(value), durable=False)
+    current = _read_meta(paths)
+    if current is None:
+        return False
+    if not current:
+        stamp = iso(now).replace("Z", "+00:00")  # team-msg.ts nowISO()
+        current = {"status": "active", "created_at": stamp, "updated_at": stamp}
+    current[EXECUTOR_KEY] = view
+    atomic_write(
+        paths.meta, json.dumps(current, ensure_ascii=False, indent=2).encode(), durable=False
+    )
+    return True
 
 
 def read_meta_roles(paths: SessionPaths) -> dict[str, Any]:
-    try:
-        value = json.loads(paths.meta.read_bytes())
-    except (FileNotFoundError, ValueError):
-        return {}
-    roles = value.get("roles") if isinstance(value, dict) else None
+    """teamexec's per-role view from meta.json's ``executor`` key ({} when none)."""
+    value = _read_meta(paths) or {}
+    view = value.get(EXECUTOR_KEY)
+    roles = view.get("roles") if isinstance(view, dict) else None
     return dict(roles) if isinstance(roles, dict) else {}
 
 

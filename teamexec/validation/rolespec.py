@@ -34,10 +34,11 @@ from typing import Any
 import yaml
 from yaml.constructor import SafeConstructor
 
-from teamexec.core.model import Issue, RoleSpec
+from teamexec.core.model import Issue, RoleSpec, Severity
 from teamexec.validation import schema
 from teamexec.validation.frontsplit import split_frontmatter
 from teamexec.validation.jsonloc import escape
+from teamexec.validation.nearmiss import near_miss
 
 PHASE_RE = re.compile(r"^##\s+Phase\s+([234])(?!\d)", re.IGNORECASE)
 FENCE_RE = re.compile(r"^\s{0,3}(```|~~~)")
@@ -332,14 +333,39 @@ def _parse(
     front, lines, issues = load_frontmatter(front_text, path=path, first_line=front_line)
     if not issues and not isinstance(front, dict):
         issues = [Issue(path, front_line, "frontmatter must be a mapping of keys to values")]
+    warnings: list[Issue] = []
     if not issues:
+        warnings = key_warnings(front, lines, path=path)
         issues = field_issues(
             front, lines, path=path, expected_role=expected_role, expected_prefix=expected_prefix
         )
     issues += phase_issues(body, path=path, first_line=body_line)
     if issues:
-        return None, issues
-    return build_spec(front, body=body, rel_path=rel_path), []
+        return None, issues + warnings
+    return build_spec(front, body=body, rel_path=rel_path), warnings
+
+
+# keys PROTOCOL §4 gives teamexec beyond those its JSON Schema checks
+EXTRA_KEYS = ("agent_kind", "max_budget_usd", "resume_on_retry", "evidence")
+
+
+def key_warnings(front: Mapping[str, Any], lines: Mapping[str, int], *, path: str) -> list[Issue]:
+    """Unknown keys are kept (CCW writes its own); a near miss of a teamexec key warns."""
+    known = [*schema.validator("role-spec").schema["properties"], *EXTRA_KEYS]
+    found = []
+    for key in front:
+        meant = near_miss(str(key), known, front)
+        if meant is not None:
+            found.append(
+                Issue(
+                    path,
+                    lines.get(f"/{escape(str(key))}", 1),
+                    f"unknown key {key!r}: did you mean {meant!r}? (kept, but teamexec "
+                    f"ignores it and uses the default for {meant})",
+                    Severity.WARNING,
+                )
+            )
+    return found
 
 
 def parse_role_spec(

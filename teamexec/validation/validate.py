@@ -34,6 +34,7 @@ from teamexec.core.model import (
 )
 from teamexec.validation import schema
 from teamexec.validation.jsonloc import LineIndex, error_line, escape, parse
+from teamexec.validation.nearmiss import near_miss
 from teamexec.validation.rolespec import parse_role_spec
 
 TEAM_SESSION = "team-session.json"
@@ -167,8 +168,11 @@ def _strings(value: Any) -> tuple[str, ...]:
     return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+def _hint(value: Any, default: Any = None) -> Any:
+    """A pass-through hint as written (any JSON value); a list becomes a tuple."""
+    if value is None:
+        return default
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _dicts(value: Any) -> list[tuple[int, dict[str, Any]]]:
@@ -319,7 +323,7 @@ def capability_listing(analysis: _Doc) -> _Listing:
     listing = _Listing()
     for c, cap in _dicts(analysis.get("capabilities")):
         name = cap.get("name")
-        artifacts = _strings(cap.get("artifacts"))
+        artifacts = _hint(cap.get("artifacts"), ())
         for t, task in _dicts(cap.get("tasks")):
             tid = task.get("id")
             if not isinstance(tid, str) or not isinstance(name, str):
@@ -335,10 +339,10 @@ def capability_listing(analysis: _Doc) -> _Listing:
             listing.owners[tid] = name
             listing.pointers[tid] = pointer
             listing.details[tid] = TaskDetails(
-                description=_text(task.get("description")),
-                goal=_text(task.get("goal")),
+                description=_hint(task.get("description")),
+                goal=_hint(task.get("goal")),
                 artifacts=artifacts,
-                **{key: _strings(task.get(key)) for key in DETAIL_LISTS},
+                **{key: _hint(task.get(key), ()) for key in DETAIL_LISTS},
             )
     return listing
 
@@ -462,10 +466,24 @@ def _graph_checks(analysis: _Doc, graph: Mapping[str, GraphNode], listing: _List
 # ------------------------------------------------------------------ executor
 
 
+# executor keys of PROTOCOL §2 beyond those team-session.schema.json checks
+EXECUTOR_EXTRA_KEYS = ("budget", "evidence", "schedule", "claude_task_list")
+
+
 def executor_issues(team: _Doc) -> None:
     raw = team.get("executor")
     if not isinstance(raw, dict):
         return
+    props = schema.validator("team-session").schema["properties"]["executor"]["properties"]
+    known = [*props, *EXECUTOR_EXTRA_KEYS]
+    for key in raw:
+        meant = near_miss(str(key), known, raw)
+        if meant is not None:
+            team.warn(
+                f"/executor/{escape(str(key))}",
+                f"executor: unknown key {key!r}: did you mean {meant!r}? (kept, but teamexec "
+                f"ignores it and uses the default for {meant})",
+            )
     agent = raw.get("agent")
     if isinstance(agent, str):
         try:
@@ -489,6 +507,7 @@ def executor_config(raw: Any) -> ExecutorConfig:
         agent=split_command(raw.get("agent")),
         cwd=raw.get("cwd"),
         worker=raw.get("worker", "python"),
+        claude_task_list=raw.get("claude_task_list", True) is not False,
     )
 
 

@@ -185,8 +185,8 @@ def test_progress_messages_keep_meta_current_and_poll_mode_works(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "[a] A-001 50% halfway" in result.stdout
     meta = json.loads((root / ".msg" / "meta.json").read_text())
-    assert meta["roles"]["a"]["progress_pct"] == 50
-    assert meta["roles"]["a"]["phase"] == "Phase 3"
+    assert meta["executor"]["roles"]["a"]["progress_pct"] == 50
+    assert meta["executor"]["roles"]["a"]["phase"] == "Phase 3"
     assert schema_errors("meta", meta) == []
     log = [json.loads(line) for line in (root / ".msg" / "messages.jsonl").read_text().splitlines()]
     assert [m["type"] for m in log] == ["progress", "task_complete"]
