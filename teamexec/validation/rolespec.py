@@ -351,7 +351,7 @@ EXTRA_KEYS = ("agent_kind", "max_budget_usd", "resume_on_retry", "evidence")
 
 def key_warnings(front: Mapping[str, Any], lines: Mapping[str, int], *, path: str) -> list[Issue]:
     """Unknown keys are kept (CCW writes its own); a near miss of a teamexec key warns."""
-    known = [*schema.validator("role-spec").schema["properties"], *EXTRA_KEYS]
+    known = [*schema.property_names("role-spec"), *EXTRA_KEYS]
     found = []
     for key in front:
         meant = near_miss(str(key), known, front)

@@ -55,6 +55,14 @@ def validator(kind: str) -> Draft202012Validator:
     return Draft202012Validator(schemas[kind], registry=registry)
 
 
+def property_names(kind: str, *path: str) -> list[str]:
+    """The keys a schema documents for an object, e.g. ``("properties", "executor")``."""
+    node: Any = _registry()[1][kind]
+    for step in path:
+        node = node[step]
+    return list(node.get("properties", {}))
+
+
 def pointer(path: Iterable[Any]) -> str:
     """A JSON pointer (RFC 6901) from a jsonschema error path."""
     return "".join(f"/{escape(str(p))}" for p in path)

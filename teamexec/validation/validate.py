@@ -474,8 +474,7 @@ def executor_issues(team: _Doc) -> None:
     raw = team.get("executor")
     if not isinstance(raw, dict):
         return
-    props = schema.validator("team-session").schema["properties"]["executor"]["properties"]
-    known = [*props, *EXECUTOR_EXTRA_KEYS]
+    known = [*schema.property_names("team-session", "properties", "executor"), *EXECUTOR_EXTRA_KEYS]
     for key in raw:
         meant = near_miss(str(key), known, raw)
         if meant is not None:
