@@ -244,6 +244,7 @@ def check(session_path: Path, *, task_list: Path | None, cli_agent: str | None) 
         runnable_roles=engine.runnable_roles(),
         now=now,
         locked_by=lock_holder(paths.lock),
+        history=None if engine.priorities is None else engine.priorities.history,
     )
 
 

@@ -44,6 +44,13 @@ class CompletionAction(StrEnum):
     AUTO_KEEP = "auto_keep"
 
 
+class Schedule(StrEnum):
+    """Order in which ready tasks start (PROTOCOL §8 step 3; priority.py)."""
+
+    CRITICAL_PATH = "critical_path"  # longest remaining path by expected duration first
+    FIFO = "fifo"  # task-id order
+
+
 class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
@@ -106,6 +113,7 @@ class ExecutorConfig:
     cwd: str | None = None
     worker: str = "python"  # the built-in worker: "python" (full) or "sh" (lean)
     claude_task_list: bool = True  # mirror tasks into a Claude Code task list (§5)
+    schedule: Schedule = Schedule.CRITICAL_PATH
 
 
 @dataclass(frozen=True)

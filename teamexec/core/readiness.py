@@ -44,13 +44,23 @@ def pending_candidates(tasks: Mapping[str, Task]) -> Iterable[Task]:
     return [t for t in tasks.values() if t.status is TaskStatus.PENDING]
 
 
-def iter_ready(tasks: Mapping[str, Task], roles: Collection[str], now: float) -> Iterator[Task]:
-    """``ready_tasks`` lazily: a heap, so taking the first few of many costs no full sort."""
-    heap = [
-        (task_sort_key(t.id), t.id)
-        for t in pending_candidates(tasks)
-        if is_ready(t, tasks, roles, now)
+def iter_ready(
+    tasks: Mapping[str, Task],
+    roles: Collection[str],
+    now: float,
+    *,
+    ranks: Mapping[str, float] | None = None,
+) -> Iterator[Task]:
+    """``ready_tasks`` lazily: a heap, so taking the first few of many costs no full sort.
+
+    With ``ranks`` (priority.py's remaining path lengths) the highest rank
+    comes first, ties in task-id order; without, task-id order alone.
+    """
+    candidates = [t for t in pending_candidates(tasks) if is_ready(t, tasks, roles, now)]
+    heap: list[tuple[float, tuple[tuple[int, int | str], ...], str]] = [
+        (-ranks.get(t.id, 0.0) if ranks is not None else 0.0, task_sort_key(t.id), t.id)
+        for t in candidates
     ]
     heapq.heapify(heap)
     while heap:
-        yield tasks[heapq.heappop(heap)[1]]
+        yield tasks[heapq.heappop(heap)[2]]

@@ -46,15 +46,21 @@ def plan_spawns(
     max_workers: int,
     now: float,
     runnable_roles: Collection[str],
+    ranks: Mapping[str, float] | None = None,
 ) -> list[Spawn]:
-    """Ready tasks to start now, in id order, within the global and per-role limits."""
+    """Ready tasks to start now, within the global and per-role limits.
+
+    Order: the highest ``ranks`` first (the critical-path schedule's remaining
+    path lengths, priority.py), ties and ``ranks=None`` (``fifo``) by task id.
+    The ranks only reorder: which tasks are ready and every cap are judged here.
+    """
     free = max_workers - len(running)
     if free <= 0:
         return []
     per_role = Counter(r.role for r in running)
     busy_tasks = {r.task_id for r in running}
     spawns: list[Spawn] = []
-    for task in iter_ready(tasks, specs.keys(), now):
+    for task in iter_ready(tasks, specs.keys(), now, ranks=ranks):
         role = task.owner or ""
         if role not in runnable_roles or task.id in busy_tasks:
             continue

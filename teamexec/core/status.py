@@ -13,7 +13,8 @@ from typing import Any
 from teamexec.core import dag
 from teamexec.core.errors import CycleError
 from teamexec.core.model import Session, Task, TaskStatus, parse_iso, task_sort_key
-from teamexec.core.readiness import ready_tasks
+from teamexec.core.priority import expected_durations, remaining_paths, role_means
+from teamexec.core.readiness import iter_ready
 from teamexec.core.reconcile import WorkerFact
 
 MARKS = {
@@ -60,7 +61,10 @@ def build_status(
     runnable_roles: Collection[str],
     now: float,
     locked_by: Mapping[str, Any] | None,
+    history: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
+    """The view; ``history`` (role means from an earlier report.json) means the
+    critical-path schedule, whose order the ready list then shows; None: fifo."""
     order = graph_order(session, tasks)
     rows = []
     for task_id in order:
@@ -93,7 +97,19 @@ def build_status(
                 "elapsed_s": round(now - started, 1) if started is not None else None,
             }
         )
-    ready = [t.id for t in ready_tasks(as_reconciled(session, tasks), session.specs.keys(), now)]
+    shaped = as_reconciled(session, tasks)
+    schedule: dict[str, Any] = {"name": "fifo"}
+    ranks = None
+    if history is not None:
+        expected = expected_durations(role_means(shaped), history)
+        ranks = remaining_paths(shaped, expected)
+        schedule = {
+            "name": "critical_path",
+            "expected_s": {r: round(s, 3) for r, s in expected.items()},
+        }
+    ready = [t.id for t in iter_ready(shaped, session.specs.keys(), now, ranks=ranks)]
+    if ranks is not None:
+        schedule["remaining_s"] = {t: ranks[t] for t in ready}
     warnings = [str(w) for w in session.warnings]
     for role in sorted(session.specs):
         if role not in runnable_roles:
@@ -114,6 +130,7 @@ def build_status(
         "tasks": rows,
         "active_workers": active,
         "ready": ready,
+        "schedule": schedule,
         "warnings": warnings,
         "executor": dict(locked_by) if locked_by else None,
     }
@@ -156,6 +173,12 @@ def status_lines(view: Mapping[str, Any]) -> list[str]:
                 f"{_elapsed(w['elapsed_s'])}"
             )
     lines.append("")
-    lines.append("Ready: " + (", ".join(view["ready"]) if view["ready"] else "(none)"))
+    schedule = view["schedule"]
+    if schedule["name"] == "critical_path" and view["ready"]:
+        paths = schedule["remaining_s"]
+        lines.append("Ready, longest remaining path first (expected seconds, 1 when unknown):")
+        lines.append("  " + ", ".join(f"{t} ({paths[t]:g})" for t in view["ready"]))
+    else:
+        lines.append("Ready: " + (", ".join(view["ready"]) if view["ready"] else "(none)"))
     lines.extend(view["warnings"])
     return lines

@@ -9,17 +9,23 @@ readiness (a known role, the retry back-off) is still judged per candidate by
 ``readiness.is_ready``, so the answer is the same as a full scan's
 (``tests/test_tasktable.py`` checks that over random histories).
 
+It also keeps, for the critical-path order (priority.py), a ``graph_version``
+that changes whenever the graph does, and per-role sums of the recorded
+durations of completed tasks, so neither needs a scan of every task.
+
 Standard library only, like readiness.py.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from teamexec.core.model import Task, TaskStatus
 
 _MISSING: Any = object()
+_VERSIONS = itertools.count(1)  # graph versions are unique across tables, never reused
 
 
 def deps_done(task: Task, tasks: Mapping[str, Task]) -> bool:
@@ -38,16 +44,26 @@ class TaskTable(dict[str, Task]):
         super().__init__()
         self._dependents: dict[str, set[str]] = {}  # id -> ids whose blockedBy names it
         self._candidates: set[str] = set()
+        self._durations: dict[str, list[float]] = {}  # role -> [seconds, count] of completed
+        self.graph_version = next(_VERSIONS)
         self.update(tasks)
 
     def candidates(self) -> set[str]:
         """Pending tasks whose dependencies are all completed (read only: do not mutate)."""
         return self._candidates
 
+    def role_means(self) -> dict[str, float]:
+        """Mean recorded duration of each role's completed tasks."""
+        return {role: total / count for role, (total, count) in self._durations.items() if count}
+
     # ------------------------------------------------------------ writes
     def __setitem__(self, task_id: str, task: Task) -> None:
         old = dict.get(self, task_id)
         dict.__setitem__(self, task_id, task)
+        self._tally(old, -1)
+        self._tally(task, +1)
+        if _shape(old) != _shape(task):
+            self.graph_version = next(_VERSIONS)
         if old is None or old.blocked_by != task.blocked_by:
             if old is not None:
                 self._unlink(task_id, old)
@@ -62,6 +78,8 @@ class TaskTable(dict[str, Task]):
     def __delitem__(self, task_id: str) -> None:
         old = dict.__getitem__(self, task_id)
         dict.__delitem__(self, task_id)
+        self._tally(old, -1)
+        self.graph_version = next(_VERSIONS)
         self._unlink(task_id, old)
         self._candidates.discard(task_id)
         for child in self._dependents.get(task_id, ()):
@@ -95,6 +113,8 @@ class TaskTable(dict[str, Task]):
         dict.clear(self)
         self._dependents.clear()
         self._candidates.clear()
+        self._durations.clear()
+        self.graph_version = next(_VERSIONS)
 
     def __ior__(self, other: Any) -> TaskTable:  # type: ignore[override,misc]
         self.update(other)
@@ -109,9 +129,28 @@ class TaskTable(dict[str, Task]):
                 if not children:
                     del self._dependents[dep]
 
+    def _tally(self, task: Task | None, sign: int) -> None:
+        if task is None or task.status is not TaskStatus.COMPLETED or task.owner is None:
+            return
+        seconds = task.recorded_duration()
+        if seconds is None:
+            return
+        tally = self._durations.setdefault(task.owner, [0.0, 0.0])
+        tally[0] += sign * seconds
+        tally[1] += sign
+        if tally[1] <= 0:
+            del self._durations[task.owner]
+
     def _judge(self, task_id: str) -> None:
         task = dict.get(self, task_id)
         if task is not None and task.status is TaskStatus.PENDING and deps_done(task, self):
             self._candidates.add(task_id)
         else:
             self._candidates.discard(task_id)
+
+
+def _shape(task: Task | None) -> tuple[Any, ...] | None:
+    """What of a task the remaining-path lengths depend on."""
+    if task is None:
+        return None
+    return (task.owner, task.blocked_by, task.status is TaskStatus.DELETED)

@@ -23,7 +23,17 @@ from teamexec.core.agentcmd import resolve_agent, runnable
 from teamexec.core.errors import StateCorrupt
 from teamexec.core.events import Event, EventKind
 from teamexec.core.handling import Context, Verdict, apply_message, reject
-from teamexec.core.model import RoleSpec, Session, SessionStatus, Task, TaskStatus, iso, parse_iso
+from teamexec.core.model import (
+    RoleSpec,
+    Schedule,
+    Session,
+    SessionStatus,
+    Task,
+    TaskStatus,
+    iso,
+    parse_iso,
+)
+from teamexec.core.priority import CriticalPath, report_role_means
 from teamexec.core.reconcile import (
     Reconciliation,
     WorkerFact,
@@ -44,6 +54,7 @@ from teamexec.storage.sessionfiles import (
     SessionFile,
     append_wisdom_issue,
     read_meta_roles,
+    read_previous_report,
     snapshot_role_spec,
     write_meta,
 )
@@ -118,6 +129,10 @@ class Engine(WorkerLifecycle):
         self.pid = os.getpid()
         self.pid_started_at = self.liveness.process_start_time(self.pid)
         self.recheck_at: float | None = None  # when a young orphan must be judged again
+        self.priorities: CriticalPath | None = None  # None: fifo, task-id order
+        if session.executor.schedule is Schedule.CRITICAL_PATH:
+            history = report_role_means(read_previous_report(paths))
+            self.priorities = CriticalPath(history)
 
     # ----------------------------------------------------------------- setup
     def _agent_cwd(self) -> Path:

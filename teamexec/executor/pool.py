@@ -23,6 +23,7 @@ from teamexec.core.events import Event, EventKind
 from teamexec.core.failures import FailureKind
 from teamexec.core.handling import fail_attempt
 from teamexec.core.model import RoleSpec, Session, Task, TaskStatus, iso
+from teamexec.core.priority import CriticalPath
 from teamexec.core.readiness import ready_tasks
 from teamexec.core.schedule import Running, Spawn, next_retry, plan_spawns
 from teamexec.executor import spawn
@@ -90,6 +91,7 @@ class WorkerLifecycle:
     task_seconds: dict[str, float]
     trace: Trace
     recheck_at: float | None
+    priorities: CriticalPath | None
 
     if TYPE_CHECKING:  # provided by Engine
 
@@ -111,6 +113,7 @@ class WorkerLifecycle:
             max_workers=self.max_workers,
             now=now,
             runnable_roles=self.runnable_roles(),
+            ranks=None if self.priorities is None else self.priorities.ranks(tasks),
         )
 
     def worker_exited(self, worker_id: str, code: int | None, now: float) -> None:

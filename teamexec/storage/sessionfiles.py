@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,31 @@ def read_meta_roles(paths: SessionPaths) -> dict[str, Any]:
     view = value.get(EXECUTOR_KEY)
     roles = view.get("roles") if isinstance(view, dict) else None
     return dict(roles) if isinstance(roles, dict) else {}
+
+
+REPORT_MAX_BYTES = 64 << 20  # the protocol's limit for any JSON file
+
+
+def read_previous_report(paths: SessionPaths) -> Any:
+    """An earlier run's report.json, or None: only a hint (role durations), so never an error.
+
+    Opened like every file others can write to: no symlink, no FIFO, bounded.
+    """
+    try:
+        fd = os.open(paths.report, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > REPORT_MAX_BYTES:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            raw = handle.read(REPORT_MAX_BYTES + 1)
+        return json.loads(raw.decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    finally:
+        os.close(fd)
 
 
 def append_wisdom_issue(paths: SessionPaths, text: str) -> None:

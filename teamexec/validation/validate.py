@@ -28,6 +28,7 @@ from teamexec.core.model import (
     Issue,
     RoleDef,
     RoleSpec,
+    Schedule,
     Session,
     Severity,
     TaskDetails,
@@ -507,6 +508,7 @@ def executor_config(raw: Any) -> ExecutorConfig:
         cwd=raw.get("cwd"),
         worker=raw.get("worker", "python"),
         claude_task_list=raw.get("claude_task_list", True) is not False,
+        schedule=Schedule(raw.get("schedule", Schedule.CRITICAL_PATH.value)),
     )
 
 
