@@ -21,13 +21,14 @@ from teamexec.cli.reporter import Reporter
 from teamexec.core import dag
 from teamexec.core.agentcmd import resolve_agent, runnable
 from teamexec.core.errors import InvalidSession, TeamexecError, UsageError
-from teamexec.core.model import Issue, Session, SessionStatus, Task, TaskStatus, iso
+from teamexec.core.model import Issue, Session, SessionStatus, Severity, Task, TaskStatus, iso
 from teamexec.core.report import build_report, deliverables, report_lines
 from teamexec.core.schedule import PipelineState, Running
 from teamexec.core.status import build_status, status_lines
 from teamexec.executor import end_action as completion
 from teamexec.executor.engine import Engine, Outcome, RunOptions
 from teamexec.storage.atomic import atomic_write, dump_json
+from teamexec.storage.layout import layout_issues
 from teamexec.storage.loader import load_session
 from teamexec.storage.lock import ExecutorLock, lock_holder
 from teamexec.storage.paths import SessionPaths
@@ -92,7 +93,10 @@ def agents_missing(session: Session, options: RunOptions) -> list[Issue]:
 
 
 def task_file_issues(paths: SessionPaths) -> list[Issue]:
-    """Damaged task files stop a run before anything is written (PROTOCOL §8 step 1)."""
+    """Damaged task files and a broken layout stop a run before anything is written (§8 step 1)."""
+    broken = [i for i in layout_issues(paths) if i.severity is Severity.ERROR]
+    if broken:
+        return broken  # reading tasks/ through a symlink is what must not happen
     _tasks, problems = TaskStore(paths.tasks).read_all()
     return problems
 
@@ -231,13 +235,17 @@ def check(session_path: Path, *, task_list: Path | None, cli_agent: str | None) 
     """Validate and describe; reads only, takes no lock, never blocks."""
     paths = SessionPaths(session_path, task_list)
     session = load_session(paths.root)
+    layout = layout_issues(paths)
+    broken = [i for i in layout if i.severity is Severity.ERROR]
+    if broken:
+        raise InvalidSession(broken)
     tasks, problems = TaskStore(paths.tasks).read_all() if paths.tasks.is_dir() else ({}, [])
     if problems:
         raise InvalidSession(problems)
     options = RunOptions(cli_agent=cli_agent)
     engine = Engine(paths=paths, session=session, options=options, emit=lambda _e: None)
     now = time.time()
-    return build_status(
+    view = build_status(
         session,
         tasks,
         workers=engine.worker_facts(tasks),
@@ -246,6 +254,8 @@ def check(session_path: Path, *, task_list: Path | None, cli_agent: str | None) 
         locked_by=lock_holder(paths.lock),
         history=None if engine.priorities is None else engine.priorities.history,
     )
+    view["warnings"] = [*view["warnings"], *(str(i) for i in layout)]  # only warnings are left
+    return view
 
 
 def check_lines(view: dict[str, Any]) -> list[str]:

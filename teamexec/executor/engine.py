@@ -49,6 +49,8 @@ from teamexec.core.tasktable import TaskTable
 from teamexec.executor.liveness import Liveness
 from teamexec.executor.pool import LiveWorker, WorkerLifecycle
 from teamexec.storage import messages as inbox
+from teamexec.storage import safeopen
+from teamexec.storage.loader import MAX_SPEC_BYTES
 from teamexec.storage.paths import SessionPaths
 from teamexec.storage.sessionfiles import (
     SessionFile,
@@ -106,7 +108,7 @@ class Engine(WorkerLifecycle):
         self.emit = emit
         self.liveness = liveness or Liveness()
         self.store = TaskStore(paths.tasks)
-        self.messages = inbox.MessageLog(paths.messages_log)
+        self.messages = inbox.MessageLog(paths.messages_log, root=paths.root)
         self.session_file = SessionFile(paths.team_session, session.data)
         self.specs: dict[str, RoleSpec] = dict(session.specs)
         self.spec_paths: dict[str, Path] = {}
@@ -318,8 +320,8 @@ class Engine(WorkerLifecycle):
         spec = self.specs[role]
         source = self.paths.root / spec.path
         try:
-            text = source.read_text(encoding="utf-8")
-        except OSError:
+            text = safeopen.read_bytes(source, limit=MAX_SPEC_BYTES, root=self.paths.root).decode()
+        except (OSError, UnicodeDecodeError):
             return
         parsed, _issues = parse_role_spec(
             text, path=str(source), expected_role=role, expected_prefix=spec.prefix

@@ -28,6 +28,8 @@ from teamexec.core.readiness import ready_tasks
 from teamexec.core.schedule import Running, Spawn, next_retry, plan_spawns
 from teamexec.executor import spawn
 from teamexec.executor.liveness import Liveness
+from teamexec.storage import safeopen
+from teamexec.storage.atomic import atomic_write
 from teamexec.storage.paths import SessionPaths
 from teamexec.storage.store import TaskStore
 from teamexec.storage.trace import Trace
@@ -176,11 +178,10 @@ class WorkerLifecycle:
     def _log_tail(self, task_id: str, attempt: int) -> str:
         path = self.paths.log_file(task_id, attempt)
         try:
-            with open(path, "rb") as handle:
-                handle.seek(max(0, path.stat().st_size - 16384))
-                lines = handle.read().decode("utf-8", "replace").splitlines()
+            raw = safeopen.read_tail(path, 16384, root=self.paths.root)
         except OSError:
             return ""
+        lines = raw.decode("utf-8", "replace").splitlines()
         return "\n".join(lines[-LOG_TAIL_LINES:])
 
     def check_adopted(self, now: float) -> None:
@@ -293,7 +294,7 @@ class WorkerLifecycle:
         else:
             argv = spawn.BUILTIN_WORKER
         try:
-            proc = spawn.start(argv, env=env, log_path=log_path, cwd=self.cwd)
+            proc = spawn.start(argv, env=env, log_path=log_path, cwd=self.cwd, root=self.paths.root)
         except OSError as exc:
             self.emit(Event(EventKind.WARNING, "executor", f"cannot start {argv[0]}: {exc}"))
             self.worker_exited(live.worker_id, None, now)  # counted as a crashed attempt
@@ -325,7 +326,9 @@ class WorkerLifecycle:
             role_body=spec.body,
         )
         path = self.paths.logs / f"{task.id}.{live.attempt}.prompt"
-        path.write_text(prompt, encoding="utf-8")
+        # replaced, never written through: a symlink placed at this name is not followed
+        safeopen.check_dirs(path, self.paths.root)
+        atomic_write(path, prompt.encode("utf-8"), durable=False)
         return {"TEAMEXEC_PROMPT_FILE": str(path.resolve()), "TEAMEXEC_STARTED_TS": iso(now)}
 
     def terminate_all(self, now: float) -> None:

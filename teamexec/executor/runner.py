@@ -20,6 +20,8 @@ from teamexec.core.model import SessionStatus
 from teamexec.core.schedule import PipelineState, Running, pipeline_state
 from teamexec.executor.engine import Engine, Outcome
 from teamexec.executor.monitor import Monitor, Wake
+from teamexec.storage import safeopen
+from teamexec.storage.loader import MAX_SPEC_BYTES
 from teamexec.validation.rolespec import parse_role_spec
 
 SESSION_REFRESH_S = 1.0
@@ -35,7 +37,7 @@ def reload_spec(engine: Engine, name: str) -> None:
     spec = engine.specs[role]
     path = engine.paths.root / spec.path
     try:
-        text = path.read_text(encoding="utf-8")
+        text = safeopen.read_bytes(path, limit=MAX_SPEC_BYTES, root=engine.paths.root).decode()
     except (OSError, UnicodeDecodeError) as exc:
         engine.emit(Event(EventKind.SPEC_INVALID, "executor", f"{path}: cannot read: {exc}"))
         return

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from teamexec.core.model import RoleSpec, Session
+from teamexec.storage import safeopen
 from teamexec.storage.paths import SessionPaths
 
 BUILTIN_WORKER: tuple[str, ...] = (sys.executable, "-m", "teamexec.worker")
@@ -81,11 +82,19 @@ def lean_worker_argv(agent: Sequence[str]) -> tuple[str, ...]:
 
 
 def start(
-    argv: Sequence[str], *, env: Mapping[str, str], log_path: Path, cwd: Path
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    log_path: Path,
+    cwd: Path,
+    root: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start a worker in a new session; its output goes to ``log_path`` (appended)."""
+    """Start a worker in a new session; its output goes to ``log_path`` (appended).
+
+    The log is opened through safeopen: a symlink placed at its name is refused.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
+    with os.fdopen(safeopen.open_append(log_path, root=root), "ab") as log:
         return subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,

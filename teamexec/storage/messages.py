@@ -18,29 +18,54 @@ from typing import Any, cast
 
 from teamexec.core.model import Message
 from teamexec.core.reconcile import InboxItem
+from teamexec.storage import safeopen
 from teamexec.storage.atomic import atomic_write, fsync_dir
 from teamexec.storage.paths import SessionPaths
 from teamexec.validation.schema import schema_errors
 
 MAX_MESSAGE_BYTES = 1024 * 1024
+MAX_LOG_BYTES = 1024 * 1024 * 1024  # messages.jsonl: large, but never read without bound
 _SEQ_RE = re.compile(r"^MSG-(\d+)$")
 
 
-def read_item(path: Path) -> InboxItem | None:
-    """One inbox file; None when it vanished meanwhile."""
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_message(raw: bytes) -> tuple[Any, str | None]:
+    """(the JSON value, or None with why not): every parse error caught, NaN refused.
+
+    Huge integers (over 4 300 digits) raise a plain ValueError and deep nesting
+    RecursionError; neither may take the executor down.
+    """
     try:
-        stat = path.stat()
-        if stat.st_size > MAX_MESSAGE_BYTES:
-            return InboxItem(path.name, error=f"oversized message: {stat.st_size} bytes > 1 MiB")
-        raw = path.read_bytes()
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant), None
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    except (ValueError, RecursionError) as exc:
+        return None, f"not JSON: {exc}"
+
+
+def read_item(path: Path) -> InboxItem | None:
+    """One inbox file; None when it vanished meanwhile.
+
+    Opened through safeopen (no symlink, no FIFO, regular files only, size
+    bound): anything else becomes an item with an ``error``, which the engine
+    moves to .msg/rejected/ with the reason.
+    """
+    try:
+        info = os.lstat(path)
+        raw = safeopen.read_bytes(path, limit=MAX_MESSAGE_BYTES)
     except FileNotFoundError:
         return None
-    try:
-        message = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        return InboxItem(path.name, error="not UTF-8 text")
-    except (json.JSONDecodeError, RecursionError) as exc:
-        return InboxItem(path.name, error=f"not JSON: {exc}")
+    except safeopen.UnsafeFile as exc:
+        oversized = exc.reason.startswith("too large")
+        return InboxItem(path.name, error=("oversized message: " if oversized else "") + exc.reason)
+    except OSError as exc:
+        return InboxItem(path.name, error=f"cannot be read: {exc.strerror or exc}")
+    message, error = parse_message(raw)
+    if error is not None:
+        return InboxItem(path.name, error=error)
     if not isinstance(message, dict):
         return InboxItem(path.name, error="not a JSON object")
     errors = schema_errors("message", message)
@@ -48,7 +73,7 @@ def read_item(path: Path) -> InboxItem | None:
         pointer, text = errors[0]
         return InboxItem(path.name, error=f"schema: {pointer or '/'}: {text}")
     # the schema has just said it: this object has a message's shape
-    return InboxItem(path.name, message=cast(Message, message), ctime=stat.st_ctime)
+    return InboxItem(path.name, message=cast(Message, message), ctime=info.st_ctime)
 
 
 def read_inbox(paths: SessionPaths) -> list[InboxItem]:
@@ -69,8 +94,9 @@ def read_inbox(paths: SessionPaths) -> list[InboxItem]:
 class MessageLog:
     """``.msg/messages.jsonl``: knows the ids it holds and the next sequence number."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, root: Path | None = None) -> None:
         self.path = path
+        self.root = root  # the session: no directory between it and the log may be a symlink
         self.seen: set[str] = set()
         self.next_seq = 1
         self._unsynced = False
@@ -78,13 +104,13 @@ class MessageLog:
 
     def _load(self) -> None:
         try:
-            text = self.path.read_text(encoding="utf-8", errors="replace")
+            raw = safeopen.read_bytes(self.path, limit=MAX_LOG_BYTES, root=self.root)
         except FileNotFoundError:
             return
-        for line in text.splitlines():
+        for line in raw.decode("utf-8", errors="replace").splitlines():
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):
                 continue  # a torn last line from a crash mid-append: ignored, never fatal
             if not isinstance(record, dict):
                 continue
@@ -98,11 +124,7 @@ class MessageLog:
     def sync(self) -> None:
         """fsync what ``append(..., sync=False)`` wrote."""
         if self._unsynced:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            safeopen.fsync_file(self.path, root=self.root)
             self._unsynced = False
 
     def append(
@@ -115,15 +137,9 @@ class MessageLog:
         record = {**message, "id": seq, "origin_id": origin, **(extra or {})}
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)
-            if sync:
-                os.fsync(fd)
-            else:
-                self._unsynced = True
-        finally:
-            os.close(fd)
+        # whole line or nothing, never glued onto a torn tail (safeopen.append)
+        safeopen.append(self.path, line, root=self.root, sync=sync)
+        self._unsynced = self._unsynced or not sync
         self.next_seq += 1
         if isinstance(origin, str):
             self.seen.add(origin)
@@ -137,6 +153,7 @@ def remove(paths: SessionPaths, name: str) -> None:
 
 def reject(paths: SessionPaths, name: str, reason: str) -> None:
     """Move an inbox file to ``.msg/rejected/`` with a ``.reason`` file beside it."""
+    safeopen.check_dirs(paths.rejected / name, paths.root)  # a symlinked rejected/ is refused
     paths.rejected.mkdir(parents=True, exist_ok=True)
     atomic_write(paths.rejected / f"{name}.reason", (reason + "\n").encode("utf-8"))
     try:

@@ -10,14 +10,14 @@ once the file parses — instead of being overwritten silently.
 from __future__ import annotations
 
 import json
-import os
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from teamexec.core.model import iso
+from teamexec.storage import safeopen
 from teamexec.storage.atomic import atomic_write, dump_json
+from teamexec.storage.loader import MAX_JSON_BYTES
 from teamexec.storage.paths import SessionPaths
 
 
@@ -31,12 +31,14 @@ class SessionFile:
 
     def _disk_problem(self) -> str | None:
         try:
-            raw = self.path.read_bytes()
+            raw = safeopen.read_bytes(self.path, limit=MAX_JSON_BYTES)
         except FileNotFoundError:
             return "team-session.json disappeared"
+        except OSError as exc:
+            return f"cannot be read ({exc}); the executor keeps its state"
         try:
             value = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:
             return f"does not parse any more ({exc}); fix it by hand, the executor keeps its state"
         if not isinstance(value, dict):
             return "is no longer a JSON object; the executor keeps its state"
@@ -67,12 +69,14 @@ EXECUTOR_KEY = "executor"
 def _read_meta(paths: SessionPaths) -> dict[str, Any] | None:
     """meta.json's object; {} when absent; None when it does not parse (mid-write by team_msg)."""
     try:
-        raw = paths.meta.read_bytes()
+        raw = safeopen.read_bytes(paths.meta, limit=MAX_JSON_BYTES, root=paths.root)
     except FileNotFoundError:
         return {}
+    except OSError:
+        return None  # a symlink, a FIFO, a directory: never read, never replaced
     try:
         value = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
+    except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 
@@ -121,30 +125,16 @@ def read_previous_report(paths: SessionPaths) -> Any:
     Opened like every file others can write to: no symlink, no FIFO, bounded.
     """
     try:
-        fd = os.open(paths.report, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > REPORT_MAX_BYTES:
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            raw = handle.read(REPORT_MAX_BYTES + 1)
+        raw = safeopen.read_bytes(paths.report, limit=REPORT_MAX_BYTES, root=paths.root)
         return json.loads(raw.decode("utf-8"))
     except (OSError, ValueError, RecursionError):
         return None
-    finally:
-        os.close(fd)
 
 
 def append_wisdom_issue(paths: SessionPaths, text: str) -> None:
     """Append to wisdom/issues.md (workers append there too: O_APPEND keeps lines whole)."""
     paths.wisdom.mkdir(parents=True, exist_ok=True)
-    fd = os.open(paths.wisdom / "issues.md", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, ("\n" + text).encode("utf-8"))
-    finally:
-        os.close(fd)
+    safeopen.append(paths.wisdom / "issues.md", (text + "\n").encode("utf-8"), root=paths.root)
 
 
 def snapshot_role_spec(paths: SessionPaths, role: str, text: str) -> Path:
@@ -152,10 +142,11 @@ def snapshot_role_spec(paths: SessionPaths, role: str, text: str) -> Path:
     target = paths.msg / "role-specs" / f"{role}.md"
     target.parent.mkdir(parents=True, exist_ok=True)
     data = text.encode("utf-8")
+    safeopen.check_dirs(target, paths.root)
     try:
-        if target.read_bytes() == data:
+        if safeopen.read_bytes(target, limit=len(data) + 1, root=paths.root) == data:
             return target
-    except FileNotFoundError:
-        pass
+    except OSError:
+        pass  # absent, too large, a symlink: replaced (os.replace never follows it)
     atomic_write(target, data)
     return target

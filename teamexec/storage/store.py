@@ -17,7 +17,6 @@ import contextlib
 import fcntl
 import json
 import os
-import stat
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,9 +24,10 @@ from typing import Any
 from teamexec.core.errors import StateCorrupt
 from teamexec.core.model import TASK_ID_RE, Issue, Task, TaskStatus, iso
 from teamexec.core.readiness import ready_tasks
-from teamexec.storage import atomic
+from teamexec.storage import atomic, safeopen
 
 _STATUSES = frozenset(s.value for s in TaskStatus)
+MAX_TASK_BYTES = 64 * 1024 * 1024
 
 # (device, inode, size, mtime in ns): a file's identity and version.  An atomic
 # replace makes a new inode and an in-place edit moves the mtime, so a matching
@@ -79,24 +79,25 @@ def _check(data: Any, stem: str) -> dict[str, Any]:
 def _load(path: Path) -> tuple[dict[str, Any], _Signature]:
     """Read and check one task file; FileNotFoundError when it is absent.
 
-    O_NOFOLLOW: a task file is never read through a symlink (PROTOCOL §1 keeps
-    every state file inside the session).  O_NONBLOCK: a FIFO named like a task
-    must not hang the executor; it is refused as not a regular file.
+    Through safeopen: a task file is never read through a symlink (PROTOCOL §1
+    keeps every state file inside the session), a FIFO named like a task cannot
+    hang the executor, and the size is bounded.  The signature needs the fstat,
+    so the descriptor is opened here rather than with safeopen.read_bytes.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = safeopen.open_read(path)
     except FileNotFoundError:
         raise
+    except safeopen.UnsafeFile as exc:
+        raise _Damaged(exc.reason) from None
     except OSError as exc:
-        if path.is_symlink():
-            raise _Damaged("is a symbolic link; task files must be regular files") from None
         raise _Damaged(f"cannot be read: {exc.strerror}") from None
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise _Damaged("is not a regular file")
+        if st.st_size > MAX_TASK_BYTES:
+            raise _Damaged(f"too large: {st.st_size} bytes (limit {MAX_TASK_BYTES})")
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            raw = handle.read()
+            raw = handle.read(MAX_TASK_BYTES + 1)
     except OSError as exc:
         raise _Damaged(f"cannot be read: {exc.strerror}") from None
     finally:

@@ -34,6 +34,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO
 
+from teamexec.storage import safeopen
 from teamexec.worker.outbox import make_message, post
 from teamexec.worker.prompt import build_prompt, split_frontmatter_body
 
@@ -108,8 +109,8 @@ class Worker:
         truncated to fit); the environment covers a file damaged by hand mid-run.
         """
         try:
-            data = json.loads((self.session / "team-session.json").read_bytes())
-        except (OSError, ValueError):
+            data = json.loads(safeopen.read_bytes(self.session / "team-session.json"))
+        except (OSError, ValueError, RecursionError):
             data = None
         if not isinstance(data, dict):
             data = {}
@@ -124,14 +125,14 @@ class Worker:
 
     def prompt_for(self, task_id: str) -> str:
         try:
-            task = json.loads((self.tasks_dir / f"{task_id}.json").read_bytes())
-        except (OSError, ValueError) as exc:
+            task = json.loads(safeopen.read_bytes(self.tasks_dir / f"{task_id}.json"))
+        except (OSError, ValueError, RecursionError) as exc:
             raise CannotStart(f"cannot read task {task_id}: {exc}", None) from None
         if not isinstance(task, dict):
             raise CannotStart(f"cannot read task {task_id}: not a JSON object", None)
         spec_path = self.env.get("TEAMEXEC_ROLE_SPEC", "")
         try:
-            body = split_frontmatter_body(Path(spec_path).read_text(encoding="utf-8"))
+            body = split_frontmatter_body(safeopen.read_bytes(Path(spec_path)).decode("utf-8"))
         except (OSError, ValueError) as exc:
             raise CannotStart(
                 f"cannot read role-spec {spec_path or '(unset)'}: {exc}", None
@@ -190,7 +191,13 @@ class Worker:
         log_path = self.session / "logs" / f"{task_id}.{attempt}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
-        with open(log_path, "ab") as log:
+        try:  # never through a symlink placed at the log's name (PROTOCOL §1)
+            log_fd = safeopen.open_append(log_path, root=self.session)
+        except OSError as exc:
+            data = {"attempt": attempt, "exit_code": None, "log_tail": ""}
+            self.report("error", task_id, f"cannot open the log: {exc}", data)
+            return False
+        with os.fdopen(log_fd, "ab") as log:
             code: int | None
             try:
                 exited = self.run_agent(task_id, attempt, log)
@@ -215,12 +222,10 @@ class Worker:
 
     def log_tail(self, log_path: Path) -> str:
         try:
-            with open(log_path, "rb") as handle:
-                size = handle.seek(0, os.SEEK_END)
-                handle.seek(max(0, size - TAIL_BYTES))
-                lines = handle.read().decode("utf-8", "replace").splitlines()
+            raw = safeopen.read_tail(log_path, TAIL_BYTES, root=self.session)
         except OSError:
             return ""
+        lines = raw.decode("utf-8", "replace").splitlines()
         return "\n".join(lines[-self.tail_lines :]) if self.tail_lines else ""
 
     def report(self, kind: str, task_id: str, summary: str, data: Mapping[str, Any]) -> None:

@@ -94,7 +94,8 @@ def post(inbox: Path, message: Mapping[str, Any]) -> Path:
     # the pid keeps two writers of one id from truncating each other's half-written file
     tmp = tmp_dir / f"{msg_id}.json.{os.getpid()}.tmp"
     try:
-        with open(tmp, "wb") as handle:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as handle:
             handle.write(json.dumps(message, ensure_ascii=False).encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
