@@ -22,15 +22,18 @@ from teamexec.core import dag
 from teamexec.core.agentcmd import resolve_agent, runnable
 from teamexec.core.errors import InvalidSession, TeamexecError, UsageError
 from teamexec.core.model import Issue, Session, SessionStatus, Severity, Task, TaskStatus, iso
+from teamexec.core.msglog import RESET_TYPE
 from teamexec.core.report import build_report, deliverables, report_lines
 from teamexec.core.schedule import PipelineState, Running
 from teamexec.core.status import build_status, status_lines
 from teamexec.executor import end_action as completion
 from teamexec.executor.engine import Engine, Outcome, RunOptions
 from teamexec.storage.atomic import atomic_write, dump_json
+from teamexec.storage.claudelist import ClaudeList, mirror_dir, open_task_store
 from teamexec.storage.layout import layout_issues
 from teamexec.storage.loader import load_session
 from teamexec.storage.lock import ExecutorLock, lock_holder
+from teamexec.storage.messages import MessageLog
 from teamexec.storage.paths import SessionPaths
 from teamexec.storage.store import TaskStore
 
@@ -97,7 +100,7 @@ def task_file_issues(paths: SessionPaths) -> list[Issue]:
     broken = [i for i in layout_issues(paths) if i.severity is Severity.ERROR]
     if broken:
         return broken  # reading tasks/ through a symlink is what must not happen
-    _tasks, problems = TaskStore(paths.tasks).read_all()
+    _tasks, problems = open_task_store(paths.tasks).read_all()
     return problems
 
 
@@ -239,7 +242,8 @@ def check(session_path: Path, *, task_list: Path | None, cli_agent: str | None) 
     broken = [i for i in layout if i.severity is Severity.ERROR]
     if broken:
         raise InvalidSession(broken)
-    tasks, problems = TaskStore(paths.tasks).read_all() if paths.tasks.is_dir() else ({}, [])
+    store = open_task_store(paths.tasks, subjects=set(session.graph))
+    tasks, problems = store.read_all() if paths.tasks.is_dir() else ({}, [])
     if problems:
         raise InvalidSession(problems)
     options = RunOptions(cli_agent=cli_agent)
@@ -253,6 +257,7 @@ def check(session_path: Path, *, task_list: Path | None, cli_agent: str | None) 
         now=now,
         locked_by=lock_holder(paths.lock),
         history=None if engine.priorities is None else engine.priorities.history,
+        completed_elsewhere=engine.external_completions(tasks),
     )
     view["warnings"] = [*view["warnings"], *(str(i) for i in layout)]  # only warnings are left
     return view
@@ -262,6 +267,37 @@ def check_lines(view: dict[str, Any]) -> list[str]:
     return status_lines(view)
 
 
+def reset_elsewhere(
+    store: TaskStore, paths: SessionPaths, session: Session, changed: list[Task], now: float
+) -> None:
+    """A reset overrides the completions recorded outside the task files too (§8).
+
+    Written with ``force`` into a Claude task list (store or mirror), whose
+    completions are otherwise never overridden, and noted in messages.jsonl
+    as a ``task_reset`` line, after which earlier completion lines of the task
+    no longer count.
+    """
+    if isinstance(store, ClaudeList):
+        store.force = True
+    store.write_many(changed)
+    mirror = mirror_dir(os.environ, session.session_id)
+    if mirror.is_dir() and mirror != paths.tasks:
+        claude = ClaudeList(mirror, subjects=set(session.graph))
+        claude.force = True
+        claude.write_many(changed)
+    log = MessageLog(paths.messages_log)
+    for task in changed:
+        note = {
+            "id": f"reset-{task.id}-{uuid.uuid4().hex[:8]}",
+            "from": "executor",
+            "to": "coordinator",
+            "type": RESET_TYPE,
+            "summary": f"[executor] {task.id} reset to pending (teamexec reset)",
+            "data": {"task_id": task.id},
+        }
+        log.append(note, now=now)
+
+
 def reset(
     session_path: Path, task_ids: Sequence[str], *, downstream: bool, task_list: Path | None
 ) -> list[str]:
@@ -269,7 +305,7 @@ def reset(
     paths = SessionPaths(session_path, task_list)
     with ExecutorLock(paths.lock):
         session = load_session(paths.root)
-        store = TaskStore(paths.tasks)
+        store = open_task_store(paths.tasks, subjects=set(session.graph))
         tasks, problems = store.read_all()
         if problems:
             raise InvalidSession(problems)
@@ -301,7 +337,7 @@ def reset(
                     },
                 )
             )
-        store.write_many(changed)
+        reset_elsewhere(store, paths, session, changed, now)
         data = dict(session.data)
         data["completed_tasks"] = [t for t in session.completed_tasks if t not in targets]
         if data.get("status") == SessionStatus.COMPLETED.value:

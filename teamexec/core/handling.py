@@ -79,6 +79,8 @@ def message_kind(message: Message, spec: RoleSpec | None) -> str:
             return SUCCESS
         if kind == spec.error_type:
             return ERROR
+    if kind.endswith("_complete"):  # §6: any *_complete from the task (impl_complete, ...)
+        return SUCCESS
     return kind
 
 
@@ -131,6 +133,18 @@ def _complete(message: Message, task: Task, spec: RoleSpec | None, ctx: Context)
     elapsed = _elapsed(message["data"].get("duration_s"), done)
     event = Event(EventKind.COMPLETED, sender, f"{task.id} complete{elapsed}", task.id)
     return Verdict(accepted=True, updates={task.id: done}, events=(event,))
+
+
+def _partial(message: Message, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
+    """``partial_completion`` (CCW's quality gate, 60-79 %): completed, marked partial."""
+    verdict = _complete(message, task, spec, ctx)
+    done = verdict.updates.get(task.id)
+    if done is None:
+        return verdict
+    partial = done.evolve(metadata={"partial": True})
+    text = f"{task.id} completed partially: {message.get('summary', '')}".rstrip(": ")
+    event = Event(EventKind.COMPLETED, message["from"], text, task.id)
+    return Verdict(accepted=True, updates={task.id: partial}, events=(event,))
 
 
 def fail_attempt(
@@ -304,4 +318,5 @@ _HANDLERS: dict[str, Callable[[Message, Task, RoleSpec | None, Context], Verdict
     "blocker": _blocker,
     "capability_gap": _capability_gap,
     "consensus_blocked": _consensus,
+    "partial_completion": _partial,
 }

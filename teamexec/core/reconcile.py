@@ -55,6 +55,9 @@ class World:
     backoff_scale: float = 1.0
     host: str | None = None  # this machine's name: which claims are our own to judge
     claimers_alive: Mapping[str, bool] = field(default_factory=dict)  # task id -> claimer runs
+    # completions recorded outside the task files and completed_tasks (a Claude task
+    # list, messages.jsonl): task id -> where (§8's union of completions)
+    completed_elsewhere: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,22 @@ def merge_completions(
     ]
     merged.extend(sorted(extra, key=task_sort_key))
     return merged, events
+
+
+def merge_external(tasks: dict[str, Task], found: Mapping[str, str], now: float) -> list[Event]:
+    """Completions recorded elsewhere count: completion is never lost (§8)."""
+    events: list[Event] = []
+    for task_id in sorted(found, key=task_sort_key):
+        task = tasks.get(task_id)
+        if task is None or task.status in (TaskStatus.COMPLETED, TaskStatus.DELETED):
+            continue
+        tasks[task_id] = task.evolve(
+            status=TaskStatus.COMPLETED.value,
+            metadata={"updated_at": iso(now), "claimed_by": None, "retry_at": None},
+        )
+        text = f"{task_id} marked completed: {found[task_id]}"
+        events.append(Event(EventKind.COMPLETION_MERGED, "executor", text, task_id))
+    return events
 
 
 def create_missing(session: Session, tasks: dict[str, Task], now: float) -> list[Event]:
@@ -350,6 +369,7 @@ def reconcile(world: World) -> Reconciliation:
     events = create_missing(session, tasks, world.now)
     completed_list, merged = merge_completions(tasks, list(session.completed_tasks), world.now)
     events.extend(merged)
+    events.extend(merge_external(tasks, world.completed_elsewhere, world.now))
     decisions, pause = apply_inbox(world, tasks)
     for decision in decisions:
         events.extend(decision.verdict.events)

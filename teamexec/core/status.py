@@ -37,11 +37,14 @@ def graph_order(session: Session, tasks: Mapping[str, Task]) -> list[str]:
         return sorted(deps, key=task_sort_key)
 
 
-def as_reconciled(session: Session, tasks: Mapping[str, Task]) -> dict[str, Task]:
+def as_reconciled(
+    session: Session, tasks: Mapping[str, Task], elsewhere: Collection[str] = ()
+) -> dict[str, Task]:
     """The task list as reconciliation would shape it, for the ready list: graph nodes
-    without a file count as created, completions from completed_tasks count."""
+    without a file count as created, completions from every source count (§8's union:
+    completed_tasks, a Claude task list, messages.jsonl)."""
     shaped = dict(tasks)
-    listed = set(session.completed_tasks)
+    listed = set(session.completed_tasks) | set(elsewhere)
     for task_id, node in session.graph.items():
         if task_id not in shaped:
             status = "completed" if task_id in listed else "pending"
@@ -62,15 +65,20 @@ def build_status(
     now: float,
     locked_by: Mapping[str, Any] | None,
     history: Mapping[str, float] | None = None,
+    completed_elsewhere: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The view; ``history`` (role means from an earlier report.json) means the
-    critical-path schedule, whose order the ready list then shows; None: fifo."""
+    critical-path schedule, whose order the ready list then shows; None: fifo.
+    ``completed_elsewhere``: completions outside the task files (§8's union)."""
     order = graph_order(session, tasks)
+    done_ids = set(session.completed_tasks) | set(completed_elsewhere or {})
     rows = []
     for task_id in order:
         task = tasks.get(task_id)
         node = session.graph.get(task_id)
         state = task.status.value if task else "not_created"
+        if task_id in done_ids and state != TaskStatus.DELETED.value:
+            state = TaskStatus.COMPLETED.value  # completion is never lost (§8)
         rows.append(
             {
                 "id": task_id,
@@ -97,7 +105,7 @@ def build_status(
                 "elapsed_s": round(now - started, 1) if started is not None else None,
             }
         )
-    shaped = as_reconciled(session, tasks)
+    shaped = as_reconciled(session, tasks, done_ids)
     schedule: dict[str, Any] = {"name": "fifo"}
     ranks = None
     if history is not None:

@@ -48,8 +48,10 @@ from teamexec.core.schedule import PipelineState, Stuck
 from teamexec.core.tasktable import TaskTable
 from teamexec.executor.liveness import Liveness
 from teamexec.executor.pool import LiveWorker, WorkerLifecycle
+from teamexec.executor.shared import SharedFiles
 from teamexec.storage import messages as inbox
 from teamexec.storage import safeopen
+from teamexec.storage.claudelist import open_task_store
 from teamexec.storage.loader import MAX_SPEC_BYTES
 from teamexec.storage.paths import SessionPaths
 from teamexec.storage.sessionfiles import (
@@ -60,7 +62,6 @@ from teamexec.storage.sessionfiles import (
     snapshot_role_spec,
     write_meta,
 )
-from teamexec.storage.store import TaskStore
 from teamexec.storage.trace import Trace
 from teamexec.validation.rolespec import parse_role_spec
 
@@ -92,7 +93,7 @@ class Outcome:
     detached: bool = False
 
 
-class Engine(WorkerLifecycle):
+class Engine(SharedFiles, WorkerLifecycle):
     def __init__(
         self,
         *,
@@ -107,7 +108,7 @@ class Engine(WorkerLifecycle):
         self.options = options
         self.emit = emit
         self.liveness = liveness or Liveness()
-        self.store = TaskStore(paths.tasks)
+        self.store = open_task_store(paths.tasks, subjects=set(session.graph))
         self.messages = inbox.MessageLog(paths.messages_log, root=paths.root)
         self.session_file = SessionFile(paths.team_session, session.data)
         self.specs: dict[str, RoleSpec] = dict(session.specs)
@@ -135,6 +136,7 @@ class Engine(WorkerLifecycle):
         if session.executor.schedule is Schedule.CRITICAL_PATH:
             history = report_role_means(read_previous_report(paths))
             self.priorities = CriticalPath(history)
+        self._init_shared()
 
     # ----------------------------------------------------------------- setup
     def _agent_cwd(self) -> Path:
@@ -274,6 +276,7 @@ class Engine(WorkerLifecycle):
             backoff_scale=self.options.backoff_scale,
             host=self.host,
             claimers_alive=self.claimers_alive(tasks),
+            completed_elsewhere=self.external_completions(tasks),
         )
         self._disk_tasks = tasks
         return reconcile(world)
@@ -284,6 +287,7 @@ class Engine(WorkerLifecycle):
             path.mkdir(parents=True, exist_ok=True)
         self.store.write_many(rec.tasks[t] for t in rec.changed)
         self.tasks = TaskTable(rec.tasks)
+        self.sync_mirror(self.tasks.values())
         self._settle_messages([(d.item.name, d.item.message, d.verdict) for d in rec.messages], now)
         for event in rec.events:
             self.emit(event)
@@ -367,6 +371,9 @@ class Engine(WorkerLifecycle):
 
     def drain_inbox(self, now: float) -> None:
         items = inbox.read_inbox(self.paths)
+        # after the listing: what a worker logged or set in the Claude list before it
+        # reported or exited is applied before its report and its exit (shared.py)
+        self.follow_signals(now)
         items.sort(key=lambda i: (str(i.message.get("ts", "")) if i.message else "", i.name))
         settled: list[tuple[str, Any, Verdict]] = []
         for item in items:
@@ -395,6 +402,8 @@ class Engine(WorkerLifecycle):
         if settled:
             self.flush_tasks()  # effects on disk before any message leaves the inbox
             self._settle_messages(settled, now)
+        elif self.meta_dirty:
+            self._settle_messages([], now)
 
     def _add_log_tail(self, message: Any) -> None:
         """An error report without the log's last lines (the lean worker's) gets them here."""
@@ -409,10 +418,15 @@ class Engine(WorkerLifecycle):
             data["log_tail"] = self._log_tail(task.id, attempt)
 
     def _artifact_exists(self, artifact: str) -> bool:
+        """Absolute, or relative to the session or to the agents' working directory.
+
+        CCW's workers name artifacts from the project root
+        (``.workflow/.team/<id>/artifacts/x.md``), teamexec's from the session.
+        """
         path = Path(artifact)
-        if not path.is_absolute():
-            path = self.paths.root / path
-        return path.exists()
+        if path.is_absolute():
+            return path.exists()
+        return (self.paths.root / path).exists() or (self.cwd / path).exists()
 
     def _refresh_for(self, message: Any) -> None:
         """Re-read the task a message names: an inner-loop worker may have claimed it."""
@@ -474,7 +488,9 @@ class Engine(WorkerLifecycle):
     # ---------------------------------------------------------------- writes
     def flush_tasks(self) -> None:
         if self.dirty:
-            self.store.write_many(self.tasks[t] for t in sorted(self.dirty))
+            written = [self.tasks[t] for t in sorted(self.dirty)]
+            self.store.write_many(written)
+            self.sync_mirror(written)
             self.dirty.clear()
 
     def record_workers(self) -> None:

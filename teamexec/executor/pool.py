@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -101,6 +101,8 @@ class WorkerLifecycle:
         def runnable_roles(self) -> set[str]: ...
         def flush_tasks(self) -> None: ...
         def record_workers(self) -> None: ...
+        def sync_mirror(self, tasks: Iterable[Task]) -> None: ...
+        def claude_env(self, role: str) -> dict[str, str]: ...
         def _corrupt_task(self, task_id: str, exc: StateCorrupt) -> None: ...
         def claimer(self, worker_id: str) -> dict[str, Any]: ...
 
@@ -264,6 +266,8 @@ class WorkerLifecycle:
             self.running[wid] = live
             claimed.append(live)
         self.record_workers()  # recorded in active_workers before any process starts
+        # the Claude task list shows the claims before any Claude agent can read it (§5)
+        self.sync_mirror(self.tasks[live.task_id] for live in claimed)
         for live in claimed:
             self._start(live, now)
         # the pids reach team-session.json with the step's final flush; a crash
@@ -284,6 +288,7 @@ class WorkerLifecycle:
             agent=agent,
             cwd=self.cwd,
         )
+        env.update(self.claude_env(live.role))
         log_path = self.paths.log_file(live.task_id, live.attempt)
         argv: tuple[str, ...]
         if spec.worker is not None:

@@ -141,6 +141,10 @@ def run_loop(engine: Engine) -> Outcome:
     monitor.watch(engine.paths.inbox, "inbox")
     monitor.watch(engine.paths.role_specs, "spec")
     monitor.watch(engine.paths.control, "control")
+    # the shared files others write: team_msg's lines, Claude agents' TaskUpdates
+    monitor.watch(engine.paths.msg, "log")
+    if engine.claude_list is not None:
+        monitor.watch(engine.claude_list.directory, "claude")
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         monitor.wakes.put(Wake("signal", code=signum))

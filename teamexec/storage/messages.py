@@ -10,13 +10,16 @@ effect, and not logged twice.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
-import re
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 from teamexec.core.model import Message
+from teamexec.core.msglog import Fingerprint, fingerprint, relay_line, seq_of
 from teamexec.core.reconcile import InboxItem
 from teamexec.storage import safeopen
 from teamexec.storage.atomic import atomic_write, fsync_dir
@@ -25,7 +28,6 @@ from teamexec.validation.schema import schema_errors
 
 MAX_MESSAGE_BYTES = 1024 * 1024
 MAX_LOG_BYTES = 1024 * 1024 * 1024  # messages.jsonl: large, but never read without bound
-_SEQ_RE = re.compile(r"^MSG-(\d+)$")
 
 
 def _no_constant(name: str) -> Any:
@@ -91,35 +93,139 @@ def read_inbox(paths: SessionPaths) -> list[InboxItem]:
     return items
 
 
+@dataclass(frozen=True)
+class LogLine:
+    """One complete line of the log: its number, and the record or why it was skipped."""
+
+    number: int  # 1-based line number in messages.jsonl
+    record: dict[str, Any] | None
+    error: str | None = None
+
+
+def _parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """A line's JSON object; a line glued to a torn one is recovered from its own ``{"id"``."""
+    value, error = parse_message(raw)
+    if error is not None:
+        start = raw.rfind(b'{"id"')
+        if start > 0:  # a writer died mid-line and the next line followed on
+            recovered, _ = _parse_line(raw[start:])
+            if recovered is not None:
+                return recovered, None
+        return None, error
+    if not isinstance(value, dict):
+        return None, "not a JSON object"
+    return value, None
+
+
 class MessageLog:
-    """``.msg/messages.jsonl``: knows the ids it holds and the next sequence number."""
+    """``.msg/messages.jsonl``, shared with CCW's team_msg: followed, and appended to.
+
+    - ``history``: the records already in the file when the executor started
+      (reconcile counts their completions, §8); dropped once used.
+    - ``follow()``: the complete lines appended since the last call, from the
+      byte offset last read.  A torn last line (a writer mid-append) is left
+      for a later call; a line whose fingerprint was seen (a duplicate, or a
+      line teamexec appended itself) is not returned again.
+    - ``append()``: relay an inbox message in team_msg's line shape with
+      ``id`` = the file's highest ``MSG-NNN`` + 1, computed at the time of
+      the append under an exclusive flock on the log (other teamexec
+      processes) after reading whatever was appended since (team_msg takes no
+      lock: two writers can still pick one id, which is why lines are known
+      by fingerprint).  The line is written whole by ``safeopen.append``.
+    """
 
     def __init__(self, path: Path, *, root: Path | None = None) -> None:
         self.path = path
         self.root = root  # the session: no directory between it and the log may be a symlink
-        self.seen: set[str] = set()
-        self.next_seq = 1
+        self.seen: set[str] = set()  # original ids of relayed messages
+        self.fingerprints: set[Fingerprint] = set()
+        self.top_seq = 0  # highest MSG-NNN seen
+        self.offset = 0  # follow(): bytes of complete lines consumed
+        self.lines = 0  # follow(): complete lines consumed
+        self._seq_offset = 0  # append(): bytes of complete lines scanned for ids
         self._unsynced = False
-        self._load()
+        self.history: list[dict[str, Any]] = [
+            line.record for line in self.follow() if line.record is not None
+        ]
 
-    def _load(self) -> None:
+    @property
+    def next_seq(self) -> int:
+        return self.top_seq + 1
+
+    def _note(self, record: dict[str, Any]) -> None:
+        seq = seq_of(record)
+        if seq is not None:
+            self.top_seq = max(self.top_seq, seq)
+        origin = record.get("origin_id")
+        if isinstance(origin, str):
+            self.seen.add(origin)
+
+    def _read_from(self, offset: int) -> bytes:
+        """The bytes from ``offset`` to the end (bounded by MAX_LOG_BYTES per call)."""
         try:
-            raw = safeopen.read_bytes(self.path, limit=MAX_LOG_BYTES, root=self.root)
+            fd = safeopen.open_read(self.path, root=self.root)
         except FileNotFoundError:
-            return
-        for line in raw.decode("utf-8", errors="replace").splitlines():
-            try:
-                record = json.loads(line)
-            except (ValueError, RecursionError):
-                continue  # a torn last line from a crash mid-append: ignored, never fatal
-            if not isinstance(record, dict):
+            return b""
+        try:
+            chunks = []
+            position, read = offset, 0
+            while read < MAX_LOG_BYTES:
+                chunk = os.pread(fd, 1 << 20, position)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                position += len(chunk)
+                read += len(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+
+    def size(self) -> int:
+        try:
+            return os.stat(self.path).st_size
+        except FileNotFoundError:
+            return 0
+
+    def follow(self) -> list[LogLine]:
+        """The new complete lines, each at most once; see the class docstring."""
+        if self.size() < self.offset:  # rewritten shorter (team_msg delete/clear): start over
+            self.offset = self._seq_offset = self.lines = 0
+        data = self._read_from(self.offset)
+        end = data.rfind(b"\n")
+        if end < 0:
+            return []
+        out: list[LogLine] = []
+        for raw in data[:end].split(b"\n"):
+            self.lines += 1
+            if not raw.strip():
                 continue
-            origin = record.get("origin_id")
-            if isinstance(origin, str):
-                self.seen.add(origin)
-            match = _SEQ_RE.match(str(record.get("id", "")))
-            if match:
-                self.next_seq = max(self.next_seq, int(match.group(1)) + 1)
+            record, error = _parse_line(raw)
+            if record is None:
+                out.append(LogLine(self.lines, None, error))
+                continue
+            self._note(record)
+            mark = fingerprint(record)
+            if mark in self.fingerprints:
+                continue
+            self.fingerprints.add(mark)
+            out.append(LogLine(self.lines, record))
+        self.offset += end + 1
+        self._seq_offset = max(self._seq_offset, self.offset)
+        return out
+
+    def _catch_up_ids(self) -> None:
+        """Read what was appended since the last scan for its ids (not for follow())."""
+        data = self._read_from(self._seq_offset)
+        end = data.rfind(b"\n")
+        if end < 0:
+            return
+        for raw in data[:end].split(b"\n"):
+            record, _error = _parse_line(raw) if raw.strip() else (None, None)
+            if record is not None:
+                seq = seq_of(record)
+                if seq is not None:
+                    self.top_seq = max(self.top_seq, seq)
+        self._seq_offset += end + 1
 
     def sync(self) -> None:
         """fsync what ``append(..., sync=False)`` wrote."""
@@ -128,22 +234,37 @@ class MessageLog:
             self._unsynced = False
 
     def append(
-        self, message: dict[str, Any], *, extra: dict[str, Any] | None = None, sync: bool = True
+        self,
+        message: dict[str, Any],
+        *,
+        extra: dict[str, Any] | None = None,
+        sync: bool = True,
+        now: float | None = None,
     ) -> str:
+        """Relay ``message`` (once per original id); the id it got in the log."""
         origin = message.get("id")
         if isinstance(origin, str) and origin in self.seen:
             return origin
-        seq = f"MSG-{self.next_seq:03d}"
-        record = {**message, "id": seq, "origin_id": origin, **(extra or {})}
-        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # whole line or nothing, never glued onto a torn tail (safeopen.append)
-        safeopen.append(self.path, line, root=self.root, sync=sync)
+        lock = safeopen.open_append(self.path, root=self.root)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # other teamexec processes; team_msg takes none
+            self._catch_up_ids()
+            seq = self.top_seq + 1
+            record = relay_line(
+                message, seq=seq, now=time.time() if now is None else now, extra=extra or {}
+            )
+            line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+            # whole line or nothing, never glued onto a torn tail (safeopen.append)
+            safeopen.append(self.path, line.encode("utf-8"), root=self.root, sync=sync)
+        finally:
+            os.close(lock)  # closing releases the flock
         self._unsynced = self._unsynced or not sync
-        self.next_seq += 1
+        self.top_seq = seq
+        self.fingerprints.add(fingerprint(record))
         if isinstance(origin, str):
             self.seen.add(origin)
-        return seq
+        return str(record["id"])
 
 
 def remove(paths: SessionPaths, name: str) -> None:
