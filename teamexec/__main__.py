@@ -1,5 +1,5 @@
 """``python -m teamexec`` runs the CLI."""
 
-from teamexec.cli.app import main
+from teamexec.cli.entry import main
 
 main()

@@ -138,3 +138,10 @@ def runs(root: Path, task: str) -> list[str]:
         for p in directory.iterdir()
         if p.name.startswith(f"{task}.") and ".done." not in p.name
     )
+
+
+def example(name: str, target: Path) -> Path:
+    """A copy of ``sessions/<name>`` without any run state: tests never read the tree's."""
+    from teamexec.storage.paths import copy_definition
+
+    return copy_definition(REPO / "sessions" / name, target / name)

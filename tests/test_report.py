@@ -50,10 +50,16 @@ def test_stuck_tasks_carry_their_reason_and_last_error_lines():
     failed = make_task("A-001", "failed", attempts=3, last_error={"log_tail": "one\n\ntwo\nboom\n"})
     out = report([failed], {"A-001": 1.0}, stuck=[Stuck("A-001", "failed after 3 attempts")])
     assert out["stuck"] == [
-        {"id": "A-001", "reason": "failed after 3 attempts", "last_lines": ["one", "two", "boom"]}
+        {
+            "id": "A-001",
+            "reason": "failed after 3 attempts",
+            "last_lines": ["one", "two", "boom"],
+            "log": "logs/A-001.3.log",  # the failure names its log (issue 12)
+        }
     ]
     text = lines(out)
     assert "[executor] - A-001: failed after 3 attempts" in text
+    assert "[executor]     log: s/logs/A-001.3.log" in text
     assert "[executor]     | boom" in text
     assert schema_errors("report", out) == []
 

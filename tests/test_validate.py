@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from sessionkit import example
 from teamexec.core.errors import InvalidSession
 from teamexec.core.model import Issue, Severity
 from teamexec.storage import loader
@@ -695,14 +696,14 @@ def test_validate_session_is_pure_and_takes_texts(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["demo", "ccw-example"])
-def test_example_sessions_validate(name: str) -> None:
-    session, issues = validate_session(read_session_files(REPO / "sessions" / name))
+def test_example_sessions_validate(name: str, tmp_path: Path) -> None:
+    session, issues = validate_session(read_session_files(example(name, tmp_path)))
     assert session is not None, "\n".join(map(str, issues))
     assert issues == []
 
 
-def test_demo_session_shape() -> None:
-    session = load_session(REPO / "sessions" / "demo")
+def test_demo_session_shape(tmp_path: Path) -> None:
+    session = load_session(example("demo", tmp_path))
     assert set(session.roles) == {"researcher", "writer", "reviewer"}
     deps = {t: n.depends_on for t, n in session.graph.items()}
     fan_out = [t for t, d in deps.items() if d == ("RESEARCH-001",)]
@@ -713,8 +714,8 @@ def test_demo_session_shape() -> None:
     assert session.status == "active"
 
 
-def test_ccw_example_is_shaped_like_team_coordinate_output() -> None:
-    root = REPO / "sessions" / "ccw-example"
+def test_ccw_example_is_shaped_like_team_coordinate_output(tmp_path: Path) -> None:
+    root = example("ccw-example", tmp_path)
     analysis = json.loads((root / TA).read_text())
     assert all(isinstance(d, list) for d in analysis["dependency_graph"].values())
     assert all("role_spec_metadata" in r for r in analysis["roles"])

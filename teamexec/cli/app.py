@@ -50,25 +50,33 @@ AgentOpt = Annotated[
 ]
 
 
-def _guard(debug: bool, action: Callable[[], int]) -> None:
-    """Run a command; errors become one line each on stderr and the right exit code."""
+def _guard(debug: bool, action: Callable[[], int], *, json_out: bool = False) -> None:
+    """Run a command; errors become one line each on stderr and the right exit code.
+
+    With ``--json`` an error is also JSON on stdout, ``{"ok": false, "errors": [...]}``,
+    so a script reading stdout always gets JSON (PROTOCOL §9).
+    """
     from teamexec.core.errors import InvalidSession, TeamexecError
 
+    errors: list[str] = []
     try:
         code = action()
     except InvalidSession as exc:
         if debug:
             raise
-        for issue in exc.issues:
-            print(str(issue), file=sys.stderr)
+        errors = [str(issue) for issue in exc.issues]
         code = exc.exit_code
     except TeamexecError as exc:
         if debug:
             raise
-        print(str(exc), file=sys.stderr)
+        errors = [str(exc)]
         code = exc.exit_code
     except KeyboardInterrupt:
-        code = 130
+        errors, code = ["interrupted"], 130
+    for line in errors:
+        print(line, file=sys.stderr)
+    if json_out and errors:
+        print(json.dumps({"ok": False, "exit_code": code, "errors": errors}, ensure_ascii=False))
     raise typer.Exit(code)
 
 
@@ -88,6 +96,7 @@ def _execute(
     force: bool,
     detach: bool,
     backoff_scale: float,
+    retry_failed: bool = False,
 ) -> None:
     def action() -> int:
         from teamexec.cli.commands import RunRequest, discover, execute
@@ -112,10 +121,11 @@ def _execute(
             force=force,
             task_list=task_list,
             resume=resume,
+            retry_failed=retry_failed,
         )
         return execute(request, Reporter(json_out=json_out))
 
-    _guard(debug, action)
+    _guard(debug, action, json_out=json_out)
 
 
 def _run_options(resume: bool) -> Callable[..., None]:
@@ -165,6 +175,13 @@ def _run_options(resume: bool) -> Callable[..., None]:
                 hidden=True,
             ),
         ] = 1.0,
+        retry_failed: Annotated[
+            bool,
+            typer.Option(
+                "--retry-failed",
+                help="Put failed tasks back to pending first (their attempt numbers go on).",
+            ),
+        ] = False,
     ) -> None:
         _execute(
             session,
@@ -181,6 +198,7 @@ def _run_options(resume: bool) -> Callable[..., None]:
             force=force,
             detach=detach,
             backoff_scale=backoff_scale,
+            retry_failed=retry_failed,
         )
 
     return command
@@ -216,12 +234,12 @@ def check(
         root = session or discover()
         view = do_check(root, task_list=task_list, cli_agent=agent)
         if json_out:
-            print(json.dumps(view, indent=2, ensure_ascii=False))
+            print(json.dumps({"ok": True, **view}, indent=2, ensure_ascii=False))
         else:
             print("\n".join(status_lines(view)))
         return 0
 
-    _guard(debug, action)
+    _guard(debug, action, json_out=json_out)
 
 
 @app.command(help="Write a message into the session inbox (for agents). Exit 0, or 2 on bad input.")
@@ -247,25 +265,95 @@ def msg(
 
 
 @app.command(
-    help="Put tasks (and with --downstream their dependents) back to pending. Exit 0, 1, 3."
+    help="Put tasks (and with --downstream their dependents) back to pending; --failed: every "
+    "failed task, --all: every task. Attempt numbers go on, so logs never mix. Exit 0, 1, 3."
 )
 def reset(
     session: Annotated[Path, typer.Argument(help="Session directory.")],
-    tasks: Annotated[list[str], typer.Argument(help="Task ids.")],
+    tasks: Annotated[list[str] | None, typer.Argument(help="Task ids.")] = None,
     downstream: Annotated[
         bool, typer.Option("--downstream", help="Also reset every dependent task.")
     ] = False,
+    failed: Annotated[bool, typer.Option("--failed", help="Reset every failed task.")] = False,
+    all_tasks: Annotated[bool, typer.Option("--all", help="Reset every task.")] = False,
     task_list: TaskListOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     def action() -> int:
         from teamexec.cli.commands import reset as do_reset
+        from teamexec.core.errors import UsageError
 
-        done = do_reset(session, tasks, downstream=downstream, task_list=task_list)
-        print(f"reset to pending: {', '.join(done)}")
+        if not tasks and not failed and not all_tasks:
+            raise UsageError("name the tasks to reset, or pass --failed or --all")
+        done = do_reset(
+            session,
+            tasks or (),
+            downstream=downstream,
+            task_list=task_list,
+            failed=failed,
+            every=all_tasks,
+        )
+        print(f"reset to pending: {', '.join(done)}" if done else "nothing to reset")
+        if done:
+            print(f"continue with: teamexec resume {session}")
         return 0
 
     _guard(debug, action)
+
+
+@app.command(
+    help="Show the end-of-run report again (report.json); --html FILE writes one "
+    "self-contained page: timeline, durations per role, failures, cost, graph. Exit 0, 1."
+)
+def report(
+    session: SessionArg = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write a self-contained HTML page here.")
+    ] = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    def action() -> int:
+        from teamexec.cli.commands import discover
+        from teamexec.cli.commands import report as do_report
+
+        root = session or discover()
+        for line in do_report(root, html=html, json_out=json_out):
+            print(line)
+        return 0
+
+    _guard(debug, action, json_out=json_out)
+
+
+@app.command(
+    help="Run the demo pipeline (3 roles, 6 tasks, script agents: no LLM, no network) on a "
+    "fresh copy in DIR (default: a new temporary directory). Exit codes as `run`."
+)
+def demo(
+    directory: Annotated[
+        Path | None, typer.Argument(metavar="DIR", help="A new or empty directory.")
+    ] = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    def action() -> int:
+        from teamexec.cli.commands import RunRequest, execute
+        from teamexec.cli.demo import prepare
+        from teamexec.cli.reporter import Reporter
+        from teamexec.executor.engine import RunOptions
+
+        root = prepare(directory)
+        reporter = Reporter(json_out=json_out)
+        reporter.line(f"[executor] demo session copied to {root}")
+        request = RunRequest(
+            session=root, options=RunOptions(), json_out=json_out, completion="keep"
+        )
+        code = execute(request, reporter)
+        reporter.line(f"[executor] look at it: teamexec check {root}")
+        reporter.line(f"[executor] the report as a page: teamexec report {root} --html report.html")
+        return code
+
+    _guard(debug, action, json_out=json_out)
 
 
 @app.command(help="Ask the running executor to stop starting workers (running ones finish).")
@@ -295,5 +383,38 @@ def worker() -> None:
     raise typer.Exit(worker_main())
 
 
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", is_eager=True)
+    ] = False,
+) -> None:
+    if show_version:
+        from teamexec.cli.entry import version
+
+        print(f"teamexec {version()}")
+        raise typer.Exit(0)
+
+
+def run_app(args: list[str]) -> None:
+    """Run the typer app; with ``--json`` a usage error is JSON on stdout too (exit 2)."""
+    if "--json" not in args:
+        app(args=args, prog_name="teamexec")
+        return
+    try:  # typer >= 0.26 carries its own copy of click
+        from typer._click.exceptions import ClickException
+    except ImportError:  # pragma: no cover - older typer
+        from click.exceptions import ClickException
+
+    try:
+        code = app(args=args, prog_name="teamexec", standalone_mode=False)
+    except ClickException as exc:
+        text = exc.format_message()
+        print(f"teamexec: {text}", file=sys.stderr)
+        print(json.dumps({"ok": False, "exit_code": exc.exit_code, "errors": [text]}))
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
 def main() -> None:
-    app()
+    run_app(sys.argv[1:])

@@ -21,7 +21,16 @@ from teamexec.cli.reporter import Reporter
 from teamexec.core import dag
 from teamexec.core.agentcmd import resolve_agent, runnable
 from teamexec.core.errors import InvalidSession, TeamexecError, UsageError
-from teamexec.core.model import Issue, Session, SessionStatus, Severity, Task, TaskStatus, iso
+from teamexec.core.model import (
+    Issue,
+    Session,
+    SessionStatus,
+    Severity,
+    Task,
+    TaskStatus,
+    iso,
+    task_sort_key,
+)
 from teamexec.core.msglog import RESET_TYPE
 from teamexec.core.report import build_report, deliverables, report_lines
 from teamexec.core.schedule import PipelineState, Running
@@ -41,7 +50,10 @@ SEARCH_ROOTS = (Path(".workflow/.team"), Path("sessions"))
 
 
 def discover(*, statuses: Sequence[str] | None = None) -> Path:
-    """The one session under .workflow/.team/ or ./sessions/; several or none is a usage error."""
+    """The current directory when it is a session, else the one session under
+    .workflow/.team/ or ./sessions/; several or none is a usage error."""
+    if Path("team-session.json").is_file():
+        return Path(".")
     found: list[tuple[Path, str]] = []
     for base in SEARCH_ROOTS:
         if not base.is_dir():
@@ -59,7 +71,10 @@ def discover(*, statuses: Sequence[str] | None = None) -> Path:
     if len(found) == 1:
         return found[0][0]
     if not found:
-        raise UsageError("no session found under .workflow/.team/ or ./sessions/; name one")
+        raise UsageError(
+            "no session here: the current directory has no team-session.json and there is none "
+            "under .workflow/.team/ or ./sessions/; name the session directory"
+        )
     listing = "; ".join(f"{p} ({s})" for p, s in found)
     raise UsageError(f"several sessions found, name one: {listing}")
 
@@ -75,6 +90,7 @@ class RunRequest:
     force: bool = False
     task_list: Path | None = None
     resume: bool = False
+    retry_failed: bool = False
 
 
 def agents_missing(session: Session, options: RunOptions) -> list[Issue]:
@@ -113,6 +129,10 @@ def execute(request: RunRequest, reporter: Reporter) -> int:
     if request.dry_run:
         return dry_run(request, paths, reporter)
     with ExecutorLock(paths.lock):
+        if request.retry_failed:
+            retried = reset_tasks(paths, load_session(paths.root), (), failed=True)
+            if retried:
+                reporter.line(f"[executor] failed tasks back to pending: {', '.join(retried)}")
         session = load_session(paths.root)
         missing = agents_missing(session, request.options) + task_file_issues(paths)
         if missing:
@@ -198,13 +218,34 @@ def finish(
     ):
         reporter.line(line)
     if outcome.state is not PipelineState.COMPLETE:
-        reporter.line(f"[executor] session paused; fix the cause, then: {hint}")
+        for line in retry_hints(engine.tasks, str(paths.root)):
+            reporter.line(line)
         reporter.summary(report)
         return 1
     result = run_completion(request, engine, reporter, hint)
     report["completion_action"] = result.action.value
     reporter.summary(report)
     return 0
+
+
+def retry_hints(tasks: dict[str, Task], root: str) -> list[str]:
+    """What to type after a failed or stalled run: commands that make it go on.
+
+    A plain ``resume`` leaves failed tasks failed (their retries are spent), so
+    the hint for failed tasks is ``--retry-failed``; a stall is something to
+    fix first (a missing agent, a task no role owns), then ``resume``.
+    """
+    failed = sorted(
+        (t.id for t in tasks.values() if t.status is TaskStatus.FAILED), key=task_sort_key
+    )
+    if not failed:
+        return [f"[executor] session paused; fix the cause above, then: teamexec resume {root}"]
+    return [
+        f"[executor] session paused: {len(failed)} task(s) failed ({', '.join(failed)}).",
+        "[executor] read the log named above, fix the cause, then retry them with:",
+        f"[executor]   teamexec resume {root} --retry-failed",
+        f"[executor] (or: teamexec reset {root} --failed, then teamexec resume {root})",
+    ]
 
 
 def run_completion(
@@ -299,52 +340,97 @@ def reset_elsewhere(
 
 
 def reset(
-    session_path: Path, task_ids: Sequence[str], *, downstream: bool, task_list: Path | None
+    session_path: Path,
+    task_ids: Sequence[str],
+    *,
+    downstream: bool,
+    task_list: Path | None,
+    failed: bool = False,
+    every: bool = False,
 ) -> list[str]:
     """Back to pending in the task list and in completed_tasks; refuses while locked."""
     paths = SessionPaths(session_path, task_list)
     with ExecutorLock(paths.lock):
-        session = load_session(paths.root)
-        store = open_task_store(paths.tasks, subjects=set(session.graph))
-        tasks, problems = store.read_all()
-        if problems:
-            raise InvalidSession(problems)
-        unknown = [t for t in task_ids if t not in tasks and t not in session.graph]
-        if unknown:
-            raise UsageError(f"{paths.tasks}: unknown task(s): {', '.join(unknown)}")
-        targets = set(task_ids)
-        if downstream:
-            deps = {t: n.depends_on for t, n in session.graph.items()}
-            for task in tasks.values():
-                deps.setdefault(task.id, task.blocked_by)
-            targets |= dag.downstream(deps, task_ids)
-        now = time.time()
-        changed = []
-        for task_id in sorted(targets):
-            found = tasks.get(task_id)
-            if found is None:
-                continue
-            changed.append(
-                found.evolve(
-                    status=TaskStatus.PENDING.value,
-                    metadata={
-                        "updated_at": iso(now),
-                        "claimed_by": None,
-                        "retry_at": None,
-                        "completed_at": None,
-                        "reset_reason": "teamexec reset",
-                        "attempts": 0,
-                    },
-                )
+        return reset_tasks(
+            paths,
+            load_session(paths.root),
+            task_ids,
+            downstream=downstream,
+            failed=failed,
+            every=every,
+        )
+
+
+def reset_tasks(
+    paths: SessionPaths,
+    session: Session,
+    task_ids: Sequence[str],
+    *,
+    downstream: bool = False,
+    failed: bool = False,
+    every: bool = False,
+) -> list[str]:
+    """Put tasks back to pending; the caller holds the executor lock.
+
+    Attempt numbers go on after a reset (``attempts`` is kept and
+    ``attempts_before_reset`` records where the retry budget starts again), so
+    the next attempt writes a new ``logs/<id>.<n>.log`` and its error's log
+    tail never mixes two runs.  The old ``last_error`` goes: it belongs to the
+    attempts the reset put aside (their outcomes stay in ``attempt_log``).
+    """
+    store = open_task_store(paths.tasks, subjects=set(session.graph))
+    tasks, problems = store.read_all()
+    if problems:
+        raise InvalidSession(problems)
+    unknown = [t for t in task_ids if t not in tasks and t not in session.graph]
+    if unknown:
+        raise UsageError(f"{paths.tasks}: unknown task(s): {', '.join(unknown)}")
+    targets = set(task_ids)
+    if failed:
+        targets |= {t.id for t in tasks.values() if t.status is TaskStatus.FAILED}
+    if every:
+        targets |= {t.id for t in tasks.values() if t.status is not TaskStatus.DELETED}
+        targets |= set(session.graph)
+    if downstream:
+        deps = {t: n.depends_on for t, n in session.graph.items()}
+        for task in tasks.values():
+            deps.setdefault(task.id, task.blocked_by)
+        targets |= dag.downstream(deps, sorted(targets))
+    now = time.time()
+    changed = []
+    for task_id in sorted(targets):
+        found = tasks.get(task_id)
+        if found is None:
+            continue
+        changed.append(
+            found.evolve(
+                status=TaskStatus.PENDING.value,
+                metadata={
+                    "updated_at": iso(now),
+                    "claimed_by": None,
+                    "retry_at": None,
+                    "completed_at": None,
+                    "last_error": None,
+                    "reset_reason": "teamexec reset",
+                    "attempts_before_reset": found.attempts or None,
+                },
             )
-        reset_elsewhere(store, paths, session, changed, now)
-        data = dict(session.data)
-        data["completed_tasks"] = [t for t in session.completed_tasks if t not in targets]
-        if data.get("status") == SessionStatus.COMPLETED.value:
-            data["status"] = SessionStatus.PAUSED.value
-        if data != dict(session.data):
-            atomic_write(paths.team_session, dump_json(data))
-        return sorted(targets)
+        )
+        tasks[task_id] = changed[-1]
+    reset_elsewhere(store, paths, session, changed, now)
+    data = dict(session.data)
+    data["completed_tasks"] = [t for t in session.completed_tasks if t not in targets]
+    pipeline = dict(data.get("pipeline") or {})
+    if pipeline or changed:
+        live = [t for t in tasks.values() if t.status is not TaskStatus.DELETED]
+        pipeline["tasks_total"] = max(len(live), len(session.graph))
+        pipeline["tasks_completed"] = sum(1 for t in live if t.status is TaskStatus.COMPLETED)
+        data["pipeline"] = pipeline
+    if data.get("status") == SessionStatus.COMPLETED.value:
+        data["status"] = SessionStatus.PAUSED.value
+    if data != dict(session.data):
+        atomic_write(paths.team_session, dump_json(data))
+    return sorted(targets)
 
 
 def request_control(session_path: Path, kind: str) -> str:
@@ -357,3 +443,58 @@ def request_control(session_path: Path, kind: str) -> str:
     paths.control.mkdir(parents=True, exist_ok=True)
     atomic_write(paths.control / kind, f"{iso(time.time())} pid {os.getpid()}\n".encode())
     return f"{kind} requested from executor pid {holder.get('pid')}"
+
+
+def report(session_path: Path, *, html: Path | None, json_out: bool) -> list[str]:
+    """``teamexec report``: report.json again, as text or JSON; ``--html`` writes the page."""
+    paths = SessionPaths(session_path)
+    session = load_session(paths.root)
+    try:
+        data = json.loads(paths.report.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TeamexecError(
+            f"{paths.report}: no report yet; it is written when a run ends "
+            f"(teamexec run {paths.root})"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise TeamexecError(f"{paths.report}: cannot read: {exc}") from None
+    if not isinstance(data, dict):
+        raise TeamexecError(f"{paths.report}: not a JSON object")
+    lines: list[str] = []
+    if html is not None:
+        from teamexec.core.reportpage import render_page
+
+        tails = failure_tails(paths, data)
+        atomic_write(html, render_page(data, log_tails=tails, title=session.team_name).encode())
+        lines.append(f"wrote {html}")
+    if json_out:
+        return [json.dumps({"ok": True, **data}, indent=2, ensure_ascii=False)]
+    if html is not None:
+        return lines
+    tasks, _problems = TaskStore(paths.tasks).read_all()
+    return report_lines(
+        data,
+        roles=sorted(session.roles),
+        session_path=str(paths.root),
+        delivered=deliverables(tasks, paths.artifacts, paths.root),
+    )
+
+
+def failure_tails(paths: SessionPaths, data: dict[str, Any], lines: int = 20) -> dict[str, str]:
+    """The last lines of each failed attempt's log, keyed ``<task>.<attempt>``."""
+    tails: dict[str, str] = {}
+    for row in data.get("tasks") or ():
+        for entry in row.get("attempt_log") or () if isinstance(row, dict) else ():
+            outcome = entry.get("outcome") if isinstance(entry, dict) else None
+            if outcome in (None, "completed", "interrupted"):
+                continue
+            key = f"{row.get('id')}.{entry.get('attempt')}"
+            path = paths.logs / f"{key}.log"
+            try:
+                with open(path, "rb") as handle:
+                    handle.seek(max(0, path.stat().st_size - 16384))
+                    text = handle.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            tails[key] = "\n".join(text.splitlines()[-lines:])
+    return tails

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from teamexec.core import attempts
 from teamexec.core.events import Event, EventKind
 from teamexec.core.failures import FailureKind, backoff_s, classify
 from teamexec.core.model import Message, MessageData, RoleSpec, Session, Task, TaskStatus, iso
@@ -110,6 +111,11 @@ def complete_task(task: Task, *, artifact: str | None, now: float) -> Task:
     meta: dict[str, Any] = {"updated_at": iso(now), "completed_at": iso(now), "retry_at": None}
     if artifact:
         meta["artifact"] = artifact
+    log = attempts.closed(
+        task.metadata, attempt=task.attempts, outcome=attempts.COMPLETED, ended_at=iso(now)
+    )
+    if log is not None:
+        meta[attempts.KEY] = log
     return task.evolve(status=TaskStatus.COMPLETED.value, metadata=meta)
 
 
@@ -159,20 +165,33 @@ def fail_attempt(
 ) -> tuple[Task, Event]:
     """Count a failed attempt: back to pending with a back-off, or ``failed``."""
     attempt = task.attempts
+    counted = task.attempts_since_reset  # the retry budget starts again after a reset
     max_retries = spec.max_retries if spec is not None else 2
     if kind is FailureKind.UNKNOWN and log_tail:
         kind = classify(log_tail, spec)
     last_error = {"attempt": attempt, "kind": kind.value, "reason": reason, "log_tail": log_tail}
     source = task.owner or "executor"
-    if kind is FailureKind.PERMANENT or attempt > max_retries:
+    history: dict[str, Any] = {}
+    log = attempts.closed(
+        task.metadata, attempt=attempt, outcome=kind.value, ended_at=iso(now), reason=reason
+    )
+    if log is not None:
+        history[attempts.KEY] = log
+    where = f"log {attempts.log_name(task.id, attempt)}"
+    if kind is FailureKind.PERMANENT or counted > max_retries:
         why = "permanent failure" if kind is FailureKind.PERMANENT else "retries exhausted"
         failed = task.evolve(
             status=TaskStatus.FAILED.value,
-            metadata={"updated_at": iso(now), "last_error": last_error, "retry_at": None},
+            metadata={
+                "updated_at": iso(now),
+                "last_error": last_error,
+                "retry_at": None,
+                **history,
+            },
         )
-        text = f"{task.id} failed after {attempt} attempt(s), {why}: {reason}"
+        text = f"{task.id} failed after {attempt} attempt(s), {why}: {reason} ({where})"
         return failed, Event(EventKind.FAILED, source, text, task.id)
-    delay = backoff_s(task.id, attempt, scale=backoff_scale)
+    delay = backoff_s(task.id, counted, scale=backoff_scale)
     retried = task.evolve(
         status=TaskStatus.PENDING.value,
         metadata={
@@ -180,9 +199,13 @@ def fail_attempt(
             "last_error": last_error,
             "retry_at": iso(now + delay),
             "claimed_by": None,
+            **history,
         },
     )
-    text = f"{task.id} attempt {attempt} failed ({kind.value}: {reason}); retry in {delay:.1f} s"
+    text = (
+        f"{task.id} attempt {attempt} failed ({kind.value}: {reason}; {where}); "
+        f"retry in {delay:.1f} s"
+    )
     return retried, Event(EventKind.RETRY, source, text, task.id)
 
 

@@ -254,6 +254,17 @@ class Task:
         return value if isinstance(value, int) else 0
 
     @property
+    def attempts_since_reset(self) -> int:
+        """Attempts that count against ``max_retries``: those after the last ``teamexec reset``.
+
+        A reset keeps ``attempts`` (so logs and attempt numbers never repeat)
+        and records where the count starts again in ``attempts_before_reset``.
+        """
+        base = self.metadata.get("attempts_before_reset", 0)
+        base = base if isinstance(base, int) and not isinstance(base, bool) else 0
+        return max(0, self.attempts - base)
+
+    @property
     def claimed_by(self) -> str | None:
         value = self.metadata.get("claimed_by")
         return value if isinstance(value, str) else None

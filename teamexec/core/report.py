@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from teamexec.core import attempts
 from teamexec.core.model import Task, TaskStatus, iso, task_sort_key
 from teamexec.core.schedule import Stuck
 
@@ -40,16 +41,20 @@ def build_report(
     rows = []
     for task in live:
         duration = task_duration(task, tracked)
-        rows.append(
-            {
-                "id": task.id,
-                "role": task.owner,
-                "status": task.status.value,
-                "attempts": task.attempts,
-                "duration_s": duration,
-                "artifact": task.metadata.get("artifact"),
-            }
-        )
+        row: dict[str, Any] = {
+            "id": task.id,
+            "role": task.owner,
+            "status": task.status.value,
+            "attempts": task.attempts,
+            "duration_s": duration,
+            "artifact": task.metadata.get("artifact"),
+        }
+        history = attempts.entries(task.metadata)
+        if history:
+            row["attempt_log"] = history  # the report page draws its timeline from these
+        if task.blocked_by:
+            row["depends_on"] = list(task.blocked_by)
+        rows.append(row)
     # Only the work of this execution counts: tasks done in an earlier run (before a
     # resume) took none of this wall time, and a run with nothing left has no speedup.
     busy = sum(tracked.values())
@@ -65,11 +70,16 @@ def build_report(
         "parallel_speedup": round(busy / wall, 2) if tracked else None,
         "peak_worker_rss_kb": peak_rss_kb,
         "tasks": rows,
-        "stuck": [
-            {"id": s.task_id, "reason": s.reason, "last_lines": last_lines(tasks.get(s.task_id))}
-            for s in stuck
-        ],
+        "stuck": [_stuck_row(s, tasks.get(s.task_id)) for s in stuck],
     }
+
+
+def _stuck_row(stuck: Stuck, task: Task | None) -> dict[str, Any]:
+    row: dict[str, Any] = {"id": stuck.task_id, "reason": stuck.reason}
+    row["last_lines"] = last_lines(task)
+    if task is not None and task.status is TaskStatus.FAILED and task.attempts:
+        row["log"] = attempts.log_name(task.id, task.attempts)
+    return row
 
 
 def last_lines(task: Task | None, count: int = 5) -> list[str]:
@@ -115,6 +125,8 @@ def report_lines(
         body.append("Not done:")
         for row in report["stuck"]:
             body.append(f"- {row['id']}: {row['reason']}")
+            if row.get("log"):
+                body.append(f"    log: {Path(session_path) / row['log']}")
             body.extend(f"    | {line}" for line in row["last_lines"])
     body.append(f"Roles: {', '.join(roles)}")
     speedup = report["parallel_speedup"]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from teamexec.core import attempts
 from teamexec.core.errors import StateCorrupt
 from teamexec.core.events import Event, EventKind
 from teamexec.core.failures import FailureKind
@@ -59,6 +60,7 @@ class LiveWorker:
     kill_reason: FailureKind | None = None
     kill_at: float | None = None  # SIGKILL after this, if still alive
     adopted: bool = False
+    slot: int | None = None  # the lane it runs in (0..max_workers-1), for the report's timeline
 
     def entry(self) -> dict[str, Any]:
         return {
@@ -255,14 +257,19 @@ class WorkerLifecycle:
         for item in plan:
             attempt = self.tasks[item.task_id].attempts + 1
             wid = spawn.new_worker_id(item.role, item.task_id, attempt)
-            task = self.store.claim(item.task_id, wid, now=now, claimer=self.claimer(wid))
+            slot = self._free_slot()
+            task = self.store.claim(
+                item.task_id, wid, now=now, claimer=self.claimer(wid), slot=slot
+            )
             if task is None:  # someone else holds it: take the disk's word
                 fresh = self.store.read(item.task_id)
                 if fresh is not None:
                     self.tasks[item.task_id] = fresh
                 continue
             self.tasks[item.task_id] = task
-            live = LiveWorker(wid, item.role, item.task_id, task.attempts, now, last_beat=now)
+            live = LiveWorker(
+                wid, item.role, item.task_id, task.attempts, now, last_beat=now, slot=slot
+            )
             self.running[wid] = live
             claimed.append(live)
         self.record_workers()  # recorded in active_workers before any process starts
@@ -272,6 +279,11 @@ class WorkerLifecycle:
             self._start(live, now)
         # the pids reach team-session.json with the step's final flush; a crash
         # before it is covered: resume finds the worker by TEAMEXEC_WORKER_ID
+
+    def _free_slot(self) -> int:
+        """The lowest lane number no running worker holds."""
+        taken = {w.slot for w in self.running.values()}
+        return next(n for n in range(len(taken) + 1) if n not in taken)
 
     def _start(self, live: LiveWorker, now: float) -> None:
         spec = self.specs[live.role]
@@ -351,12 +363,19 @@ class WorkerLifecycle:
         for live in list(self.running.values()):
             task = self.tasks.get(live.task_id)
             if task is not None and task.status is TaskStatus.IN_PROGRESS:
+                log = attempts.closed(
+                    task.metadata,
+                    attempt=task.attempts,
+                    outcome=attempts.INTERRUPTED,
+                    ended_at=iso(now),
+                )
                 self.tasks[task.id] = task.evolve(
                     status=TaskStatus.PENDING.value,
                     metadata={
                         "updated_at": iso(now),
                         "claimed_by": None,
                         "reset_reason": "stopped",
+                        **({attempts.KEY: log} if log is not None else {}),
                     },
                 )
                 self.dirty.add(task.id)

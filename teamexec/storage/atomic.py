@@ -3,7 +3,10 @@
 A reader sees the old file or the new one, never half of either, and after
 ``atomic_write`` returns the new content survives a power cut (file and
 directory both fsynced).  A failing write (disk full, EIO) leaves the previous
-file intact and removes the temporary file.
+file intact and removes the temporary file.  The new file keeps the mode of the
+one it replaces (a tracked ``team-session.json`` stays 0644), and a new file
+gets the mode an ordinary ``open`` would give it (0666 less the umask), never
+``mkstemp``'s private 0600.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,31 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _read_umask() -> int:
+    """The process umask, read without changing it where /proc says it (Linux)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    current = os.umask(0o022)  # elsewhere: set and restore, once, at import
+    os.umask(current)
+    return current
+
+
+_UMASK = _read_umask()
+
+
+def _mode_for(path: Path) -> int:
+    """The replaced file's permission bits, or an ordinary new file's."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~_UMASK
+
+
 def atomic_write(path: Path, data: bytes, *, durable: bool = True, sync_dir: bool = True) -> None:
     """Replace ``path`` with ``data`` through a temporary file in the same directory.
 
@@ -31,8 +60,10 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True, sync_dir: boo
     caller writing many files in one directory may do once at the end.
     """
     directory = path.parent
+    mode = _mode_for(path)
     fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -106,3 +106,25 @@ class SessionPaths:
 
     def log_file(self, task_id: str, attempt: int) -> Path:
         return self.logs / f"{task_id}.{attempt}.log"
+
+
+# What a run adds to a session directory (PROTOCOL §1); everything else is its definition.
+RUNTIME_STATE = frozenset(
+    {"tasks", ".msg", "logs", "artifacts", "wisdom", "report.json", ".teamexec.lock"}
+)
+
+
+def copy_definition(source: Path, target: Path) -> Path:
+    """Copy a session's definition files (not its run state) into a new ``target``.
+
+    ``teamexec demo`` runs the packaged demo this way, so the copy it ships with
+    (and a git checkout of it) is never rewritten; tests copy sample sessions so.
+    """
+    import shutil
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        top = Path(directory) == source
+        return {n for n in names if (top and n in RUNTIME_STATE) or n == "__pycache__"}
+
+    shutil.copytree(source, target, ignore=ignore, dirs_exist_ok=True)
+    return target

@@ -21,6 +21,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from teamexec.core import attempts
 from teamexec.core.errors import StateCorrupt
 from teamexec.core.model import TASK_ID_RE, Issue, Task, TaskStatus, iso
 from teamexec.core.readiness import ready_tasks
@@ -277,6 +278,7 @@ class TaskStore:
         *,
         now: float,
         claimer: Mapping[str, Any] | None = None,
+        slot: int | None = None,
     ) -> Task | None:
         """Compare-and-set ``pending`` -> ``in_progress`` for ``worker_id``.
 
@@ -293,21 +295,31 @@ class TaskStore:
                 return None
             if task is None or task.status is not TaskStatus.PENDING:
                 return None
-            return self._claim_locked(task, worker_id, now, claimer)
+            return self._claim_locked(task, worker_id, now, claimer, slot)
 
     def _claim_locked(
-        self, task: Task, worker_id: str, now: float, claimer: Mapping[str, Any] | None
+        self,
+        task: Task,
+        worker_id: str,
+        now: float,
+        claimer: Mapping[str, Any] | None,
+        slot: int | None = None,
     ) -> Task:
         stamp = iso(now)
+        attempt = task.attempts + 1
         claimed = task.evolve(
             status=TaskStatus.IN_PROGRESS.value,
             metadata={
                 "claimed_by": worker_id,
-                "attempts": task.attempts + 1,
+                "attempts": attempt,
                 "updated_at": stamp,
                 "started_at": stamp,
                 "retry_at": None,  # None removes the key: the back-off is over
                 "claimer": dict(claimer) if claimer is not None else None,
+                # opened in the claim's own write: the history costs no extra fsync
+                attempts.KEY: attempts.opened(
+                    task.metadata, attempt=attempt, started_at=stamp, slot=slot
+                ),
             },
         )
         self._write_locked(claimed)

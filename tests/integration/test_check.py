@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
-from sessionkit import REPO, teamexec, write_session
+from sessionkit import example, teamexec, write_session
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -30,7 +29,7 @@ def test_check_changes_no_byte(tmp_path):
 
 
 def test_check_of_a_fresh_session_changes_nothing_and_shows_ready(tmp_path):
-    root = shutil.copytree(REPO / "sessions" / "demo", tmp_path / "demo")
+    root = example("demo", tmp_path)
     before = snapshot(root)
     result = teamexec("check", str(root), "--json")
     assert result.returncode == 0, result.stderr
@@ -54,7 +53,7 @@ def test_invalid_session_prints_one_line_per_error_and_exits_1(tmp_path):
 
 
 def test_missing_agent_is_a_warning_for_check_and_an_error_for_run(tmp_path):
-    root = shutil.copytree(REPO / "sessions" / "ccw-example", tmp_path / "ccw")
+    root = example("ccw-example", tmp_path)
     check = teamexec("check", str(root))
     assert check.returncode == 0
     assert "role writer has no agent command" in check.stdout

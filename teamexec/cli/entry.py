@@ -1,0 +1,64 @@
+"""The ``teamexec`` executable: a fast path for ``msg`` and ``--version``, else the typer app.
+
+Agents call ``teamexec msg`` for every message they send, so its start-up is
+paid many times per task: it is parsed here with argparse and never imports
+typer, rich or the executor (bench/msg_startup.py measures it).  Every other
+command goes to ``app.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("teamexec")
+    except PackageNotFoundError:  # run from a source tree without an install
+        return "unknown"
+
+
+def msg_main(argv: Sequence[str]) -> int:
+    """``teamexec msg TYPE [--summary S] [--data JSON] [--task ID]``: 0, or 2 on bad input."""
+    import argparse
+    import json
+    import os
+
+    from teamexec.worker.outbox import MailboxError, post_from_env
+
+    parser = argparse.ArgumentParser(
+        prog="teamexec msg",
+        description="Write a message into the session inbox (for agents). Exit 0, or 2 on bad "
+        "input. The session, role, task and attempt come from the TEAMEXEC_* variables.",
+    )
+    parser.add_argument("type", metavar="TYPE", help="progress, task_complete, error, blocker, ...")
+    parser.add_argument("--summary", default="", help="One-line summary.")
+    parser.add_argument("--data", default=None, help="A JSON object of details.")
+    parser.add_argument("--task", default=None, help="Task id (default: TEAMEXEC_TASK_ID).")
+    args = parser.parse_args(list(argv))
+    try:
+        payload = json.loads(args.data) if args.data is not None else None
+        path = post_from_env(
+            args.type, summary=args.summary, data=payload, task_id=args.task, env=os.environ
+        )
+    except (MailboxError, ValueError) as exc:
+        print(f"teamexec msg: {exc}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["msg"]:
+        sys.exit(msg_main(args[1:]))
+    if args[:1] == ["--version"]:
+        print(f"teamexec {version()}")
+        sys.exit(0)
+    from teamexec.cli.app import run_app
+
+    run_app(args)
