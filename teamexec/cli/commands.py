@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shlex
 import time
 import uuid
 from collections.abc import Sequence
@@ -238,13 +239,19 @@ def retry_hints(tasks: dict[str, Task], root: str) -> list[str]:
     failed = sorted(
         (t.id for t in tasks.values() if t.status is TaskStatus.FAILED), key=task_sort_key
     )
+    root = shlex.quote(root)
     if not failed:
-        return [f"[executor] session paused; fix the cause above, then: teamexec resume {root}"]
+        return [
+            "[executor] session paused; fix the cause above, then:",
+            f"[executor]   teamexec resume {root}",
+        ]
     return [
         f"[executor] session paused: {len(failed)} task(s) failed ({', '.join(failed)}).",
         "[executor] read the log named above, fix the cause, then retry them with:",
         f"[executor]   teamexec resume {root} --retry-failed",
-        f"[executor] (or: teamexec reset {root} --failed, then teamexec resume {root})",
+        "[executor] or in two steps:",
+        f"[executor]   teamexec reset {root} --failed",
+        f"[executor]   teamexec resume {root}",
     ]
 
 

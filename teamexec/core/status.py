@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from teamexec.core import dag
+from teamexec.core import attempts, dag
 from teamexec.core.errors import CycleError
 from teamexec.core.model import Session, Task, TaskStatus, parse_iso, task_sort_key
 from teamexec.core.priority import expected_durations, remaining_paths, role_means
@@ -79,15 +79,16 @@ def build_status(
         state = task.status.value if task else "not_created"
         if task_id in done_ids and state != TaskStatus.DELETED.value:
             state = TaskStatus.COMPLETED.value  # completion is never lost (§8)
-        rows.append(
-            {
-                "id": task_id,
-                "role": task.owner if task else (node.role if node else None),
-                "status": state,
-                "depends_on": list(task.blocked_by if task else node.depends_on if node else ()),
-                "attempts": task.attempts if task else 0,
-            }
-        )
+        row: dict[str, Any] = {
+            "id": task_id,
+            "role": task.owner if task else (node.role if node else None),
+            "status": state,
+            "depends_on": list(task.blocked_by if task else node.depends_on if node else ()),
+            "attempts": task.attempts if task else 0,
+        }
+        if task is not None and state != TaskStatus.COMPLETED.value:
+            row.update(_why(task, now))
+        rows.append(row)
     live = [r for r in rows if r["status"] != TaskStatus.DELETED.value]
     done = sum(1 for r in live if r["status"] == "completed")
     active = []
@@ -144,6 +145,22 @@ def build_status(
     }
 
 
+def _why(task: Task, now: float) -> dict[str, Any]:
+    """A failed task's reason and log; a task in back-off, when it is tried again."""
+    extra: dict[str, Any] = {}
+    error = task.metadata.get("last_error")
+    if task.status is TaskStatus.FAILED:
+        reason = error.get("reason") if isinstance(error, dict) else None
+        extra["reason"] = str(reason) if reason else "failed"
+        if task.attempts:
+            extra["log"] = attempts.log_name(task.id, task.attempts)
+    elif task.status is TaskStatus.PENDING:
+        retry_at = parse_iso(task.metadata.get("retry_at"))
+        if retry_at is not None and retry_at > now:
+            extra["retry_in_s"] = round(retry_at - now, 1)
+    return extra
+
+
 def _elapsed(seconds: float | None) -> str:
     if seconds is None:
         return "?"
@@ -167,19 +184,24 @@ def status_lines(view: Mapping[str, Any]) -> list[str]:
         label = (
             "not created yet" if row["status"] == "not_created" else row["status"].replace("_", " ")
         )
+        if "retry_in_s" in row:
+            label += f", retry in {_elapsed(row['retry_in_s'])}"
         lines.append(
             f"  {MARKS[row['status']]} {row['id']:<20} {row['role'] or '?':<14} {label}{deps}"
         )
+        if "reason" in row:
+            log = f" — log: {view['session']}/{row['log']}" if "log" in row else ""
+            lines.append(f"      {row['reason']}{log}")
     lines.append("  (✓ done  ▶ running  ○ pending  ✗ failed  · not created yet)")
     if view["active_workers"]:
         lines.append("")
         lines.append("Active workers:")
         for w in view["active_workers"]:
-            state = "alive" if w["alive"] else "gone"
-            lines.append(
-                f"  {w['role']} on {w['task_id']} — pid {w['pid']}, {state}, "
-                f"{_elapsed(w['elapsed_s'])}"
-            )
+            if w["pid"] is None:
+                state = "starting"
+            else:
+                state = f"pid {w['pid']}, " + ("alive" if w["alive"] else "exited")
+            lines.append(f"  {w['role']} on {w['task_id']} — {state}, {_elapsed(w['elapsed_s'])}")
     lines.append("")
     schedule = view["schedule"]
     if schedule["name"] == "critical_path" and view["ready"]:
@@ -188,5 +210,18 @@ def status_lines(view: Mapping[str, Any]) -> list[str]:
         lines.append("  " + ", ".join(f"{t} ({paths[t]:g})" for t in view["ready"]))
     else:
         lines.append("Ready: " + (", ".join(view["ready"]) if view["ready"] else "(none)"))
+    waiting = [r for r in view["tasks"] if "retry_in_s" in r]
+    if waiting:
+        soonest = min(waiting, key=lambda r: r["retry_in_s"])
+        lines.append(
+            f"Next retry: {soonest['id']} in {_elapsed(soonest['retry_in_s'])}"
+            + (f" (and {len(waiting) - 1} more)" if len(waiting) > 1 else "")
+        )
+    failed = [r for r in view["tasks"] if r["status"] == "failed"]
+    if failed:
+        lines.append(
+            f"Failed: {', '.join(r['id'] for r in failed)} — retry with: "
+            f"teamexec resume {view['session']} --retry-failed"
+        )
     lines.extend(view["warnings"])
     return lines
