@@ -401,10 +401,7 @@ def run_app(args: list[str]) -> None:
     if "--json" not in args:
         app(args=args, prog_name="teamexec")
         return
-    try:  # typer >= 0.26 carries its own copy of click
-        from typer._click.exceptions import ClickException
-    except ImportError:  # pragma: no cover - older typer
-        from click.exceptions import ClickException
+    from typer._click.exceptions import ClickException  # typer >= 0.26 carries its own click
 
     try:
         code = app(args=args, prog_name="teamexec", standalone_mode=False)

@@ -101,7 +101,10 @@ def build_status(
                 "worker_id": wid,
                 "role": entry.get("role"),
                 "task_id": entry.get("task_id"),
-                "pid": entry.get("pid"),
+                # a worker killed before its pid was recorded is found by its id
+                "pid": entry.get("pid")
+                if entry.get("pid") is not None
+                else (fact.pid if fact else None),
                 "alive": bool(fact and fact.alive),
                 "elapsed_s": round(now - started, 1) if started is not None else None,
             }
@@ -197,7 +200,7 @@ def status_lines(view: Mapping[str, Any]) -> list[str]:
         lines.append("")
         lines.append("Active workers:")
         for w in view["active_workers"]:
-            if w["pid"] is None:
+            if w["pid"] is None and not w["alive"]:
                 state = "starting"
             else:
                 state = f"pid {w['pid']}, " + ("alive" if w["alive"] else "exited")
