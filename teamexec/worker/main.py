@@ -194,8 +194,8 @@ class Worker:
         try:  # never through a symlink placed at the log's name (PROTOCOL §1)
             log_fd = safeopen.open_append(log_path, root=self.session)
         except OSError as exc:
-            data = {"attempt": attempt, "exit_code": None, "log_tail": ""}
-            self.report("error", task_id, f"cannot open the log: {exc}", data)
+            unopened = {"attempt": attempt, "exit_code": None, "log_tail": ""}
+            self.report("error", task_id, f"cannot open the log: {exc}", unopened)
             return False
         with os.fdopen(log_fd, "ab") as log:
             code: int | None
