@@ -10,6 +10,7 @@ once the file parses — instead of being overwritten silently.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -87,25 +88,42 @@ def write_meta(paths: SessionPaths, session_id: str, roles: Mapping[str, Any], n
     meta.json is CCW's (TeamMeta in team-msg.ts; team_msg's ``state_update``
     rewrites it in place, without a lock).  Every other key stays as CCW last
     wrote it, types included.  The file is re-read right before the atomic
-    replace, so a concurrent team_msg write is lost only if it lands in the
-    microseconds between that read and the rename.  A file that does not parse
+    replace, and read again if it changed while the merge was made, so a
+    concurrent team_msg write is lost only if it lands in the microseconds
+    between that last check and the rename (team_msg takes no lock).  A file that does not parse
     (team_msg's writeFileSync caught mid-write, or a hand edit) is never
     replaced: False, and the caller tries again later.  A missing file is
     created in TeamMeta's shape (``status``, ``created_at``, ``updated_at``).
     """
     view = {"session_id": session_id, "updated_at": iso(now), "roles": dict(roles)}
     paths.msg.mkdir(parents=True, exist_ok=True)
-    current = _read_meta(paths)
-    if current is None:
-        return False
-    if not current:
-        stamp = iso(now).replace("Z", "+00:00")  # team-msg.ts nowISO()
-        current = {"status": "active", "created_at": stamp, "updated_at": stamp}
-    current[EXECUTOR_KEY] = view
-    atomic_write(
-        paths.meta, json.dumps(current, ensure_ascii=False, indent=2).encode(), durable=False
-    )
-    return True
+    for _attempt in range(META_MERGE_TRIES):
+        before = _signature(paths.meta)
+        current = _read_meta(paths)
+        if current is None:
+            return False
+        if not current:
+            stamp = iso(now).replace("Z", "+00:00")  # team-msg.ts nowISO()
+            current = {"status": "active", "created_at": stamp, "updated_at": stamp}
+        current[EXECUTOR_KEY] = view
+        data = json.dumps(current, ensure_ascii=False, indent=2).encode()
+        if _signature(paths.meta) != before:
+            continue  # team_msg wrote meanwhile: merge into its version instead
+        atomic_write(paths.meta, data, durable=False)
+        return True
+    return False  # busy: the caller tries again on a later pass
+
+
+META_MERGE_TRIES = 5
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    """(inode, size, mtime in ns): changes with every write, in place or by rename."""
+    try:
+        info = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def read_meta_roles(paths: SessionPaths) -> dict[str, Any]:

@@ -123,9 +123,24 @@ class Worker:
             else self.env.get("TEAMEXEC_REQUIREMENT", ""),
         )
 
+    def _read_task(self, task_id: str) -> Any:
+        """``<TASK-ID>.json``, else the entry of a Claude task list (``--task-list``, §5)."""
+        try:
+            return json.loads(safeopen.read_bytes(self.tasks_dir / f"{task_id}.json"))
+        except FileNotFoundError:
+            # imported here: only a Claude list needs the store on this path
+            from teamexec.storage.claudelist import ClaudeList, is_claude_list
+
+            if not is_claude_list(self.tasks_dir):
+                raise
+            found = ClaudeList(self.tasks_dir).read(task_id)
+            if found is None:
+                raise
+            return dict(found.data)
+
     def prompt_for(self, task_id: str) -> str:
         try:
-            task = json.loads(safeopen.read_bytes(self.tasks_dir / f"{task_id}.json"))
+            task = self._read_task(task_id)
         except (OSError, ValueError, RecursionError) as exc:
             raise CannotStart(f"cannot read task {task_id}: {exc}", None) from None
         if not isinstance(task, dict):
@@ -236,7 +251,7 @@ class Worker:
     def claim_next(self) -> tuple[str, int] | None:
         """The role's next ready task, claimed through the store (inner loop only)."""
         # imported here: the store pulls in teamexec.core.model, which a one-task worker never needs
-        from teamexec.storage.store import TaskStore
+        from teamexec.storage.claudelist import open_task_store
 
         try:
             roles = json.loads(self.env.get("TEAMEXEC_ROLES") or "[]")
@@ -253,7 +268,7 @@ class Worker:
                 "pid": os.getpid(),
                 "pid_started_at": None,
             }
-            task = TaskStore(self.tasks_dir).claim_next(
+            task = open_task_store(self.tasks_dir).claim_next(
                 self.role, roles, self.worker_id, now=time.time(), claimer=claimer
             )
         except OSError as exc:

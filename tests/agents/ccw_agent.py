@@ -65,6 +65,11 @@ def main() -> int:
         json.dumps({"cwd": os.getcwd(), "ccw_root": os.environ.get("CCW_PROJECT_ROOT")})
     )
     time.sleep(float(config.get("sleep", 0)))
+    if config.get("wait_for") and task in config.get("wait_tasks", [task]):
+        gate = session / config["wait_for"]  # the test lets it go (bounded)
+        deadline = time.monotonic() + 60
+        while not gate.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
     artifact = session / "artifacts" / f"{task.lower()}.md"
     artifact.parent.mkdir(exist_ok=True)
     artifact.write_text(f"# {task}\n\n{prompt[:80]}\n")
@@ -113,6 +118,21 @@ def main() -> int:
     elif mode == "claude_list":
         set_completed_in_claude_list(task)
     elif mode == "teamexec_msg":
+        for pct in config.get("progress", []):  # teamexec msg progress, as often as asked
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "teamexec",
+                    "msg",
+                    "progress",
+                    "--summary",
+                    f"{pct}%",
+                    "--data",
+                    json.dumps({"progress_pct": pct, "phase": "Phase 3"}),
+                ],
+                check=True,
+            )
         subprocess.run(
             [
                 sys.executable,

@@ -128,6 +128,8 @@ def log(
                 meta[key] = data[key]
         meta["updated_at"] = now_iso()
         (directory / "meta.json").write_text(stringify(meta, 2), encoding="utf-8")
+        if os.environ.get("TEAM_MSG_META_COPY"):  # tests: what this write left, to compare
+            Path(os.environ["TEAM_MSG_META_COPY"]).write_text(stringify(meta, 2))
     return msg_id
 
 

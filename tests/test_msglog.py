@@ -1,0 +1,190 @@
+"""The shared message log: what a line means (core/msglog.py) and how it is read and
+appended (storage/messages.MessageLog), beside CCW's team_msg."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from teamexec.core.msglog import (
+    as_message,
+    fingerprint,
+    is_completion,
+    log_completions,
+    task_of,
+)
+from teamexec.storage.messages import MessageLog
+
+sys.path.insert(0, str(Path(__file__).parent / "agents"))
+import team_msg  # tests/agents is not a package: agents run its files
+
+TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$")
+OWNERS = {"IMPL-001": "developer", "TEST-001": "tester"}
+
+
+def line(**fields) -> str:
+    base = {
+        "id": "MSG-001",
+        "ts": "2026-01-01T00:00:00.000+00:00",
+        "from": "IMPL-001",
+        "to": "coordinator",
+        "type": "progress",
+        "summary": "s",
+    }
+    return json.dumps({**base, **fields}, separators=(",", ":")) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("record", "task"),
+    [
+        pytest.param({"from": "IMPL-001"}, "IMPL-001", id="from-task-id"),
+        pytest.param(
+            {"from": "developer", "data": {"task_id": "IMPL-001"}}, "IMPL-001", id="data-task-id"
+        ),
+        pytest.param({"from": "coordinator", "data": {"pipeline_mode": "x"}}, None, id="no-task"),
+        pytest.param({"from": "NOPE-001"}, None, id="unknown"),
+    ],
+)
+def test_the_task_a_line_is_about(record, task):
+    assert task_of(record, OWNERS) == task
+
+
+@pytest.mark.parametrize(
+    ("record", "done"),
+    [
+        pytest.param({"type": "task_complete"}, True, id="task_complete"),
+        pytest.param({"type": "impl_complete"}, True, id="role-success"),
+        pytest.param({"type": "research_complete"}, True, id="any-complete"),
+        pytest.param(
+            {"type": "state_update", "data": {"status": "task_complete"}},
+            True,
+            id="phase5-state-update",
+        ),
+        pytest.param(
+            {"type": "state_update", "data": {"status": "in_progress"}}, False, id="state-update"
+        ),
+        pytest.param({"type": "progress"}, False, id="progress"),
+    ],
+)
+def test_what_counts_as_a_completion(record, done):
+    assert is_completion(record, "impl_complete") is done
+
+
+def test_completions_in_the_log_count_once_and_a_reset_line_clears_them():
+    records = [
+        {"id": "MSG-002", "from": "IMPL-001", "type": "task_complete", "data": {}},
+        {
+            "id": "MSG-003",
+            "from": "tester",
+            "type": "test_complete",
+            "data": {"task_id": "TEST-001"},
+        },
+        {
+            "id": "MSG-004",
+            "from": "developer",
+            "type": "task_complete",
+            "data": {"task_id": "TEST-001"},
+        },  # not the owner: does not speak for TEST-001
+    ]
+    found = log_completions(records, owners=OWNERS, success_types={})
+    assert set(found) == {"IMPL-001", "TEST-001"}
+    reset = {
+        "id": "MSG-005",
+        "from": "executor",
+        "type": "task_reset",
+        "data": {"task_id": "IMPL-001"},
+    }
+    assert set(log_completions([*records, reset], owners=OWNERS, success_types={})) == {"TEST-001"}
+    assert log_completions(records[2:], owners=OWNERS, success_types={}) == {}
+
+
+def test_a_line_becomes_a_message_of_the_owner():
+    record = {
+        "id": "MSG-9",
+        "from": "IMPL-001",
+        "type": "state_update",
+        "data": {"status": "task_complete", "ref": "a.md"},
+    }
+    message = as_message(record, task_id="IMPL-001", owner="developer", success_type=None)
+    assert message["from"] == "developer"
+    assert message["type"] == "task_complete"
+    assert message["data"] == {
+        "status": "task_complete",
+        "ref": "a.md",
+        "artifact": "a.md",
+        "task_id": "IMPL-001",
+    }
+
+
+def test_follow_applies_each_line_once_and_waits_for_a_torn_tail(tmp_path):
+    path = tmp_path / "messages.jsonl"
+    path.write_text(line(id="MSG-001"))
+    log = MessageLog(path)
+    assert [r["id"] for r in log.history] == ["MSG-001"]
+    assert log.follow() == []
+    with open(path, "a") as handle:
+        handle.write(line(id="MSG-002") + line(id="MSG-002")[:-10])  # a writer mid-append
+    assert [x.record["id"] for x in log.follow()] == ["MSG-002"]
+    with open(path, "a") as handle:
+        handle.write(line(id="MSG-002")[-10:])
+    assert log.follow() == []  # the completed line equals MSG-002: same fingerprint
+    with open(path, "a") as handle:
+        handle.write(line(id="MSG-002", summary="another writer picked 002") + "not json\n")
+    got = log.follow()
+    assert [x.record and x.record["summary"] for x in got] == ["another writer picked 002", None]
+    assert got[1].number == 5 and got[1].error
+
+
+def test_a_line_glued_to_a_torn_fragment_is_recovered(tmp_path):
+    path = tmp_path / "messages.jsonl"
+    path.write_text('{"id":"MSG-001","ts":"x","fro' + line(id="MSG-002"))
+    log = MessageLog(path)
+    assert [r["id"] for r in log.history] == ["MSG-002"]
+
+
+def test_appends_take_the_highest_id_at_the_time_and_team_msgs_shape(tmp_path, monkeypatch):
+    monkeypatch.setenv("CCW_PROJECT_ROOT", str(tmp_path))
+    path = tmp_path / ".workflow" / ".team" / "S" / ".msg" / "messages.jsonl"
+    team_msg.log("S", sender="coordinator", type_="state_update", data={"x": 1})
+    log = MessageLog(path)
+    team_msg.log("S", sender="IMPL-001", type_="progress")  # after start-up
+    team_msg.log("S", sender="IMPL-001", type_="progress")
+    message = {
+        "id": "dev.IMPL-001.1",
+        "ts": "2026-01-01T00:00:00.000Z",
+        "from": "developer",
+        "type": "task_complete",
+        "summary": "done",
+        "data": {"task_id": "IMPL-001"},
+    }
+    assert log.append(message, now=0.0) == "MSG-004"
+    assert log.append(message, now=0.0) == "dev.IMPL-001.1"  # relayed once
+    assert team_msg.log("S", sender="IMPL-001", type_="progress") == "MSG-005"
+    last = json.loads(path.read_text().splitlines()[3])
+    assert list(last)[:7] == ["id", "ts", "from", "to", "type", "summary", "data"]
+    assert last["ts"] == "1970-01-01T00:00:00.000+00:00" and TS.match(last["ts"])
+    assert last["origin_id"] == "dev.IMPL-001.1"
+    assert path.read_text().splitlines()[3] == json.dumps(
+        last, ensure_ascii=False, separators=(",", ":")
+    )
+    assert [x.record["id"] for x in log.follow()] == ["MSG-002", "MSG-003", "MSG-005"]
+
+
+def test_fingerprint_is_more_than_the_id():
+    a = {"id": "MSG-003", "ts": "t", "from": "IMPL-001", "type": "progress", "summary": "a"}
+    assert fingerprint(a) != fingerprint({**a, "summary": "b"})
+    assert fingerprint(a) == fingerprint(dict(a))
+
+
+def test_a_log_rewritten_shorter_is_read_again(tmp_path):
+    path = tmp_path / "messages.jsonl"
+    path.write_text(line(id="MSG-001") + line(id="MSG-002"))
+    log = MessageLog(path)
+    path.write_text(line(id="MSG-001", summary="new"))  # team_msg delete/clear rewrote it
+    assert [x.record["summary"] for x in log.follow()] == ["new"]
+    assert os.path.getsize(path) == log.offset
