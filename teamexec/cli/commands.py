@@ -37,6 +37,7 @@ from teamexec.core.report import build_report, deliverables, report_lines
 from teamexec.core.schedule import PipelineState, Running
 from teamexec.core.status import build_status, status_lines
 from teamexec.executor import end_action as completion
+from teamexec.executor.crashpoints import crash_point
 from teamexec.executor.engine import Engine, Outcome, RunOptions
 from teamexec.storage.atomic import atomic_write, dump_json
 from teamexec.storage.claudelist import ClaudeList, mirror_dir, open_task_store
@@ -266,6 +267,7 @@ def run_completion(
         else:
             reporter.line("[executor] warning: no terminal to ask; keeping the session active")
             action = completion.Action.KEEP
+    crash_point("action")
     result = completion.perform(
         action,
         paths=engine.paths,

@@ -46,6 +46,7 @@ from teamexec.core.reconcile import (
 )
 from teamexec.core.schedule import PipelineState, Stuck
 from teamexec.core.tasktable import TaskTable
+from teamexec.executor.crashpoints import crash_point
 from teamexec.executor.liveness import Liveness
 from teamexec.executor.pool import LiveWorker, WorkerLifecycle
 from teamexec.executor.shared import SharedFiles
@@ -362,6 +363,7 @@ class Engine(SharedFiles, WorkerLifecycle):
                 self.messages.append(message, extra={"received_at": iso(now)}, sync=False)
             done.append(name)
         self.messages.sync()
+        crash_point("message")
         for name in done:  # only now: a crash before this re-applies, to no effect
             inbox.remove(self.paths, name)
         if self.meta_dirty:  # stays dirty while team_msg is mid-write: retried next pass
@@ -371,6 +373,8 @@ class Engine(SharedFiles, WorkerLifecycle):
 
     def drain_inbox(self, now: float) -> None:
         items = inbox.read_inbox(self.paths)
+        if items:
+            crash_point("callback")
         # after the listing: what a worker logged or set in the Claude list before it
         # reported or exited is applied before its report and its exit (shared.py)
         self.follow_signals(now)
@@ -401,6 +405,7 @@ class Engine(SharedFiles, WorkerLifecycle):
             settled.append((item.name, item.message, verdict))
         if settled:
             self.flush_tasks()  # effects on disk before any message leaves the inbox
+            crash_point("completion")
             self._settle_messages(settled, now)
         elif self.meta_dirty:
             self._settle_messages([], now)
@@ -525,6 +530,7 @@ class Engine(SharedFiles, WorkerLifecycle):
         if status is not None:
             data["status"] = status.value
         self._write_session(data, durable=durable or status is not None)
+        crash_point("counters")
 
     def _write_session(self, data: dict[str, Any], *, durable: bool) -> None:
         was_damaged = self.session_file.damaged

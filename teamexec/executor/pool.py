@@ -28,6 +28,7 @@ from teamexec.core.priority import CriticalPath
 from teamexec.core.readiness import ready_tasks
 from teamexec.core.schedule import Running, Spawn, next_retry, plan_spawns
 from teamexec.executor import spawn
+from teamexec.executor.crashpoints import crash_point
 from teamexec.executor.liveness import Liveness
 from teamexec.storage import safeopen
 from teamexec.storage.atomic import atomic_write
@@ -267,6 +268,7 @@ class WorkerLifecycle:
                     self.tasks[item.task_id] = fresh
                 continue
             self.tasks[item.task_id] = task
+            crash_point("claim")
             live = LiveWorker(
                 wid, item.role, item.task_id, task.attempts, now, last_beat=now, slot=slot
             )
@@ -275,6 +277,7 @@ class WorkerLifecycle:
         self.record_workers()  # recorded in active_workers before any process starts
         # the Claude task list shows the claims before any Claude agent can read it (§5)
         self.sync_mirror(self.tasks[live.task_id] for live in claimed)
+        crash_point("record")
         for live in claimed:
             self._start(live, now)
         # the pids reach team-session.json with the step's final flush; a crash
@@ -316,6 +319,7 @@ class WorkerLifecycle:
             self.emit(Event(EventKind.WARNING, "executor", f"cannot start {argv[0]}: {exc}"))
             self.worker_exited(live.worker_id, None, now)  # counted as a crashed attempt
             return
+        crash_point("spawn")
         self.trace("spawn", task=live.task_id, pid=proc.pid)
         live.pid = proc.pid
         live.pid_started_at = self.liveness.process_start_time(proc.pid)

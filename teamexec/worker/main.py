@@ -34,6 +34,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO
 
+from teamexec.executor.crashpoints import crash_point
 from teamexec.storage import safeopen
 from teamexec.worker.outbox import make_message, post
 from teamexec.worker.prompt import build_prompt, split_frontmatter_body
@@ -246,6 +247,7 @@ class Worker:
     def report(self, kind: str, task_id: str, summary: str, data: Mapping[str, Any]) -> None:
         payload = {"task_id": task_id, "worker_id": self.worker_id, **data}
         post(self.inbox, make_message(type=kind, sender=self.role, summary=summary, data=payload))
+        crash_point("worker-report")
 
     # ----------------------------------------------------------------- loop
     def claim_next(self) -> tuple[str, int] | None:

@@ -10,7 +10,11 @@ from __future__ import annotations
 import json
 import random
 import signal
+import subprocess
+import sys
 import time
+
+import pytest
 
 from sessionkit import runs, start_teamexec, tasks, teamexec, wait_for, write_session
 
@@ -120,3 +124,40 @@ def test_a_damaged_task_file_stops_resume_before_any_write(tmp_path):
     assert "A-001.json:2: not valid JSON" in result.stderr
     assert (root / "tasks" / "A-001.json").read_text() == '{"id": "A-001",\n "status": '
     assert (root / "team-session.json").read_bytes() == before
+
+
+@pytest.mark.slow
+def test_resume_after_30_random_sigkills_under_cpu_contention_runs_200_tasks_once(tmp_path):
+    """The larger random test (issue 11): crashes land at instants no named point covers.
+
+    Two busy processes compete for the CPU (the 2-core CI box), so the
+    executor is slow at every step and SIGKILLs fall between its writes.
+    ``orphan_after_s`` is 300: no resume may wait for the orphan timer.
+    """
+    graph = layered(8, 25)  # 200 tasks, eight roles
+    root = write_session(tmp_path / "s", graph, executor={"orphan_after_s": 300, "max_workers": 4})
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    rng = random.Random(11)
+    try:
+        for _cycle in range(30):
+            proc = start_teamexec("resume", str(root))
+            time.sleep(rng.uniform(0.2, 1.2))  # the instant of the crash is the point
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+            proc.communicate(timeout=60)
+        started = time.monotonic()
+        final = teamexec("resume", str(root), timeout=150)
+        took = time.monotonic() - started
+    finally:
+        for proc in busy:
+            proc.kill()
+            proc.wait()
+    assert final.returncode == 0, final.stdout[-3000:] + final.stderr
+    assert "orphaned (in progress" not in final.stdout  # nothing waited for the timer
+    state = tasks(root)
+    assert {t["status"] for t in state.values()} == {"completed"}
+    twice = {t: runs(root, t) for t in graph if len(runs(root, t)) != 1}
+    assert not twice, twice
+    session = json.loads((root / "team-session.json").read_text())
+    assert sorted(session["completed_tasks"]) == sorted(graph)
+    print(f"final resume took {took:.1f} s")

@@ -1,0 +1,65 @@
+"""Test-only crash points: SIGKILL this process at a named instant (issue 11).
+
+``TEAMEXEC_CRASH_AT=<point>[:<n>]`` makes the n-th pass (default the first)
+through ``crash_point("<point>")`` kill the process with SIGKILL — no
+``finally``, no atexit, exactly what a power cut or the OOM killer does.
+Tests set it for one executor run and then check that ``resume`` finishes
+every task exactly once, in seconds.  Unset, ``crash_point`` is one
+comparison with None.
+
+The points, in the order a task meets them (executor unless marked):
+
+- ``claim``       the task file says in_progress, claimed; nothing recorded yet
+- ``record``      active_workers names the worker; no process started yet
+- ``spawn``       the worker runs; its pid is not recorded
+- ``callback``    a message was read from the inbox; nothing applied yet
+- ``completion``  the task files hold the message's effect; not logged yet
+- ``message``     the message is in messages.jsonl; its inbox file is not removed
+- ``counters``    team-session.json was rewritten (counters, pids, status)
+- ``action``      report.json is written; the completion action has not run
+- ``worker-report`` (worker) its report is in the inbox; it has not exited
+
+Standard library only: the worker imports it too.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+ENV = "TEAMEXEC_CRASH_AT"
+POINTS = (
+    "claim",
+    "record",
+    "spawn",
+    "callback",
+    "completion",
+    "message",
+    "counters",
+    "action",
+    "worker-report",
+)
+
+
+def _parse(value: str | None) -> tuple[str | None, int]:
+    if not value:
+        return None, 0
+    name, _, count = value.partition(":")
+    try:
+        return name, max(1, int(count)) if count else 1
+    except ValueError:
+        return name, 1
+
+
+_POINT, _AT = _parse(os.environ.get(ENV))
+_passes = 0
+
+
+def crash_point(name: str) -> None:
+    """SIGKILL this process if ``TEAMEXEC_CRASH_AT`` names ``name`` and its pass has come."""
+    if _POINT is None or name != _POINT:
+        return
+    global _passes
+    _passes += 1
+    if _passes >= _AT:
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,81 @@
+"""The executor SIGKILLed at each named instant, then `resume` (issue 11, PROTOCOL §8).
+
+``TEAMEXEC_CRASH_AT=<point>[:<n>]`` kills the process at the n-th pass through
+a point (teamexec/executor/crashpoints.py).  For every point: the killed run
+leaves the session on disk, and `resume` finishes every task exactly once
+(the script agent leaves one start marker per run in runs/) in seconds —
+never waiting out ``orphan_after_s``, which is set to 300 here.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+
+from sessionkit import runs, start_teamexec, tasks, teamexec, write_session
+from teamexec.executor.crashpoints import POINTS
+
+GRAPH = {
+    "A-001": [],
+    "A-002": [],
+    "A-003": [],
+    "B-001": ["A-001", "A-002"],
+    "B-002": ["A-002", "A-003"],
+    "C-001": ["B-001", "B-002"],
+}
+RESUME_DEADLINE_S = 20  # seconds; a resume takes about one, the orphan timer is 300
+EXECUTOR_POINTS = [p for p in POINTS if not p.startswith("worker-")]
+# a second pass too for the points every task meets, so the crash lands mid-pipeline
+CASES = [f"{p}:1" for p in EXECUTOR_POINTS] + [
+    f"{p}:3" for p in ("claim", "record", "spawn", "callback", "completion", "message")
+]
+
+
+def _session(tmp_path):
+    behaviour = {t: {"sleep": 0.05} for t in GRAPH}
+    return write_session(
+        tmp_path / "s",
+        GRAPH,
+        behaviour=behaviour,
+        executor={"orphan_after_s": 300, "max_workers": 3},
+    )
+
+
+def _assert_exactly_once(root):
+    state = tasks(root)
+    assert {t: s["status"] for t, s in state.items()} == dict.fromkeys(GRAPH, "completed")
+    for task_id in GRAPH:
+        assert len(runs(root, task_id)) == 1, (task_id, runs(root, task_id))
+    session = json.loads((root / "team-session.json").read_text())
+    assert sorted(session["completed_tasks"]) == sorted(GRAPH)
+    log = [json.loads(line) for line in (root / ".msg" / "messages.jsonl").read_text().splitlines()]
+    origins = [r["origin_id"] for r in log]
+    assert len(origins) == len(set(origins)), "a message was logged twice"
+
+
+@pytest.mark.parametrize("crash_at", CASES, ids=CASES)
+def test_resume_after_a_crash_at_each_point_runs_every_task_once_in_seconds(tmp_path, crash_at):
+    root = _session(tmp_path)
+    proc = start_teamexec("run", str(root), env={"TEAMEXEC_CRASH_AT": crash_at})
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, (proc.returncode, out, err)
+    started = time.monotonic()
+    result = teamexec("resume", str(root), timeout=RESUME_DEADLINE_S)
+    took = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    _assert_exactly_once(root)
+    print(f"crash at {crash_at}: resume took {took:.2f} s")
+
+
+def test_a_worker_killed_after_reporting_loses_nothing(tmp_path):
+    """worker-report: every worker dies by SIGKILL right after its report is in the inbox."""
+    root = _session(tmp_path)
+    started = time.monotonic()
+    result = teamexec("run", str(root), env={"TEAMEXEC_CRASH_AT": "worker-report"}, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "without reporting" not in result.stdout
+    _assert_exactly_once(root)
+    print(f"worker-report: run took {time.monotonic() - started:.2f} s")
