@@ -180,3 +180,9 @@ def test_fail_attempt_timeout_counts_as_failed_attempt():
     assert task.status is TaskStatus.PENDING
     assert task.metadata["last_error"]["kind"] == "timeout"
     assert event.kind is EventKind.RETRY
+
+
+def test_a_late_success_report_for_a_deleted_task_changes_nothing():
+    deleted = make_task("RESEARCH-001", "deleted", attempts=1, claimed_by="w1")
+    verdict = apply_message(message("task_complete"), ctx(deleted))
+    assert verdict.accepted and not verdict.updates

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from teamexec.validation.jsonloc import LineIndex, error_line, escape, line_of, loads, parse
+from teamexec.validation.jsonloc import LineIndex, error_line, escape, loads, parse
 
 DOC = """{
   "a": 1,
@@ -43,7 +43,7 @@ def test_lines_of_pointers(pointer: str, line: int) -> None:
 
 
 def test_line_of_is_a_one_off_lookup() -> None:
-    assert line_of(DOC, "/b/1/c") == 5
+    assert LineIndex(DOC).line("/b/1/c") == 5
 
 
 def test_escape_follows_rfc_6901() -> None:

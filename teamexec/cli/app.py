@@ -12,11 +12,13 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from teamexec.core.errors import ExitCode
+from teamexec.core.model import Control, EndAction
 
 app = typer.Typer(
     help="Run multi-agent team sessions stored as plain files — deterministically.",
@@ -25,13 +27,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-class Completion(StrEnum):
-    interactive = "interactive"
-    archive = "archive"
-    keep = "keep"
-    export = "export"
 
 
 SessionArg = Annotated[
@@ -72,7 +67,7 @@ def _guard(debug: bool, action: Callable[[], int], *, json_out: bool = False) ->
         errors = [str(exc)]
         code = exc.exit_code
     except KeyboardInterrupt:
-        errors, code = ["interrupted"], 130
+        errors, code = ["interrupted"], ExitCode.INTERRUPTED
     for line in errors:
         print(line, file=sys.stderr)
     if json_out and errors:
@@ -91,7 +86,7 @@ def _execute(
     max_workers: int | None,
     poll: bool,
     task_list: Path | None,
-    completion: Completion | None,
+    completion: EndAction | None,
     export_to: Path | None,
     force: bool,
     detach: bool,
@@ -116,7 +111,7 @@ def _execute(
             options=options,
             dry_run=dry_run,
             json_out=json_out,
-            completion=completion.value if completion else None,
+            completion=completion,
             export_to=export_to,
             force=force,
             task_list=task_list,
@@ -154,7 +149,7 @@ def _run_options(resume: bool) -> Callable[..., None]:
         ] = False,
         task_list: TaskListOpt = None,
         completion: Annotated[
-            Completion | None,
+            EndAction | None,
             typer.Option("--completion", help="Override the session's completion action."),
         ] = None,
         export_to: Annotated[
@@ -237,7 +232,7 @@ def check(
             print(json.dumps({"ok": True, **view}, indent=2, ensure_ascii=False))
         else:
             print("\n".join(status_lines(view)))
-        return 0
+        return ExitCode.OK
 
     _guard(debug, action, json_out=json_out)
 
@@ -260,7 +255,7 @@ def msg(
         path = post_from_env(type_, summary=summary, data=payload, task_id=task, env=os.environ)
     except (MailboxError, ValueError) as exc:
         print(f"teamexec msg: {exc}", file=sys.stderr)
-        raise typer.Exit(2) from None
+        raise typer.Exit(ExitCode.USAGE) from None
     print(path)
 
 
@@ -296,7 +291,7 @@ def reset(
         print(f"reset to pending: {', '.join(done)}" if done else "nothing to reset")
         if done:
             print(f"continue with: teamexec resume {session}")
-        return 0
+        return ExitCode.OK
 
     _guard(debug, action)
 
@@ -320,7 +315,7 @@ def report(
         root = session or discover()
         for line in do_report(root, html=html, json_out=json_out):
             print(line)
-        return 0
+        return ExitCode.OK
 
     _guard(debug, action, json_out=json_out)
 
@@ -346,7 +341,7 @@ def demo(
         reporter = Reporter(json_out=json_out)
         reporter.line(f"[executor] demo session copied to {root}")
         request = RunRequest(
-            session=root, options=RunOptions(), json_out=json_out, completion="keep"
+            session=root, options=RunOptions(), json_out=json_out, completion=EndAction.KEEP
         )
         code = execute(request, reporter)
         reporter.line(f"[executor] look at it: teamexec check {root}")
@@ -358,20 +353,20 @@ def demo(
 
 @app.command(help="Ask the running executor to stop starting workers (running ones finish).")
 def pause(session: SessionArg = None, debug: DebugOpt = False) -> None:
-    _control(session, "pause", debug)
+    _control(session, Control.PAUSE, debug)
 
 
 @app.command(help="Ask the running executor to terminate its workers and pause the session.")
 def stop(session: SessionArg = None, debug: DebugOpt = False) -> None:
-    _control(session, "stop", debug)
+    _control(session, Control.STOP, debug)
 
 
-def _control(session: Path | None, kind: str, debug: bool) -> None:
+def _control(session: Path | None, kind: Control, debug: bool) -> None:
     def action() -> int:
         from teamexec.cli.commands import discover, request_control
 
         print(request_control(session or discover(statuses=("active",)), kind))
-        return 0
+        return ExitCode.OK
 
     _guard(debug, action)
 

@@ -1,6 +1,6 @@
 """What each CLI command does, as functions returning an exit code.
 
-cli.py parses arguments and calls these; these wire the loader, the lock,
+cli/app.py parses arguments and calls these; these wire the loader, the lock,
 the engine and the reporter together.  Errors are raised as ``TeamexecError``
 and turned into one stderr line each by the CLI.
 """
@@ -20,9 +20,11 @@ from typing import Any
 
 from teamexec.cli.reporter import Reporter
 from teamexec.core import dag
-from teamexec.core.agentcmd import resolve_agent, runnable
-from teamexec.core.errors import InvalidSession, TeamexecError, UsageError
+from teamexec.core.agentcmd import NO_AGENT, roles_without_agent
+from teamexec.core.errors import ExitCode, InvalidSession, TeamexecError, UsageError
 from teamexec.core.model import (
+    Control,
+    EndAction,
     Issue,
     Session,
     SessionStatus,
@@ -35,10 +37,11 @@ from teamexec.core.model import (
 from teamexec.core.msglog import RESET_TYPE
 from teamexec.core.report import build_report, deliverables, report_lines
 from teamexec.core.schedule import PipelineState, Running
-from teamexec.core.status import build_status, status_lines
+from teamexec.core.status import build_status
+from teamexec.core.transitions import Reason, move
 from teamexec.executor import end_action as completion
 from teamexec.executor.crashpoints import crash_point
-from teamexec.executor.engine import Engine, Outcome, RunOptions
+from teamexec.executor.engine import Engine, Outcome, PauseReason, RunOptions
 from teamexec.storage.atomic import atomic_write, dump_json
 from teamexec.storage.claudelist import ClaudeList, mirror_dir, open_task_store
 from teamexec.storage.layout import layout_issues
@@ -87,7 +90,7 @@ class RunRequest:
     options: RunOptions
     dry_run: bool = False
     json_out: bool = False
-    completion: str | None = None
+    completion: EndAction | None = None
     export_to: Path | None = None
     force: bool = False
     task_list: Path | None = None
@@ -96,21 +99,13 @@ class RunRequest:
 
 
 def agents_missing(session: Session, options: RunOptions) -> list[Issue]:
-    issues = []
-    for role, spec in sorted(session.specs.items()):
-        agent = resolve_agent(
-            spec, cli_agent=options.cli_agent, env=options.env, executor=session.executor
-        )
-        if not runnable(spec, agent):
-            issues.append(
-                Issue(
-                    str(session.root / spec.path),
-                    None,
-                    f"role {role} has no agent command: set `agent:` in the frontmatter, "
-                    "or pass --agent, or set TEAMEXEC_AGENT or executor.agent",
-                )
-            )
-    return issues
+    missing = roles_without_agent(
+        session.specs, cli_agent=options.cli_agent, env=options.env, executor=session.executor
+    )
+    return [
+        Issue(str(session.root / session.specs[role].path), None, NO_AGENT.format(role=role))
+        for role in missing
+    ]
 
 
 def task_file_issues(paths: SessionPaths) -> list[Issue]:
@@ -179,7 +174,7 @@ def dry_run(request: RunRequest, paths: SessionPaths, reporter: Reporter) -> int
         "missing_agents": [str(i) for i in agents_missing(session, request.options)],
     }
     reporter.dry_run(view)
-    return 0
+    return ExitCode.OK
 
 
 def finish(
@@ -192,7 +187,9 @@ def finish(
         detail = "workers left running for resume" if outcome.detached else "session paused"
         reporter.line(f"[executor] {why}: {detail}. Resume with: {hint}")
         reporter.summary({"status": "paused", "reason": why, "session": str(paths.root)})
-        return 1 if outcome.paused_by == "consensus" else 130
+        if outcome.paused_by is PauseReason.CONSENSUS:
+            return ExitCode.FAILED
+        return ExitCode.INTERRUPTED
     finished = time.time()
     status = {
         PipelineState.COMPLETE: "completed",
@@ -223,11 +220,11 @@ def finish(
         for line in retry_hints(engine.tasks, str(paths.root)):
             reporter.line(line)
         reporter.summary(report)
-        return 1
+        return ExitCode.FAILED
     result = run_completion(request, engine, reporter, hint)
     report["completion_action"] = result.action.value
     reporter.summary(report)
-    return 0
+    return ExitCode.OK
 
 
 def retry_hints(tasks: dict[str, Task], root: str) -> list[str]:
@@ -311,10 +308,6 @@ def check(session_path: Path, *, task_list: Path | None, cli_agent: str | None) 
     )
     view["warnings"] = [*view["warnings"], *(str(i) for i in layout)]  # only warnings are left
     return view
-
-
-def check_lines(view: dict[str, Any]) -> list[str]:
-    return status_lines(view)
 
 
 def reset_elsewhere(
@@ -412,17 +405,15 @@ def reset_tasks(
         if found is None:
             continue
         changed.append(
-            found.evolve(
-                status=TaskStatus.PENDING.value,
-                metadata={
-                    "updated_at": iso(now),
-                    "claimed_by": None,
-                    "retry_at": None,
-                    "completed_at": None,
-                    "last_error": None,
-                    "reset_reason": "teamexec reset",
-                    "attempts_before_reset": found.attempts or None,
-                },
+            move(
+                found,
+                TaskStatus.PENDING,
+                Reason.USER_RESET,
+                now=now,
+                retry_at=None,
+                completed_at=None,
+                last_error=None,
+                attempts_before_reset=found.attempts or None,
             )
         )
         tasks[task_id] = changed[-1]
@@ -442,7 +433,7 @@ def reset_tasks(
     return sorted(targets)
 
 
-def request_control(session_path: Path, kind: str) -> str:
+def request_control(session_path: Path, kind: Control) -> str:
     """``teamexec pause|stop``: ask the running executor through a control file."""
     paths = SessionPaths(session_path)
     load_session(paths.root)
@@ -450,7 +441,7 @@ def request_control(session_path: Path, kind: str) -> str:
     if holder is None:
         raise TeamexecError(f"{paths.root}: no executor is running this session")
     paths.control.mkdir(parents=True, exist_ok=True)
-    atomic_write(paths.control / kind, f"{iso(time.time())} pid {os.getpid()}\n".encode())
+    atomic_write(paths.control / kind.value, f"{iso(time.time())} pid {os.getpid()}\n".encode())
     return f"{kind} requested from executor pid {holder.get('pid')}"
 
 

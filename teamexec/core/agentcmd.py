@@ -37,3 +37,28 @@ def resolve_agent(
 def runnable(spec: RoleSpec, agent: tuple[str, ...] | None) -> bool:
     """A role can run when it has an agent for the built-in worker, or its own worker."""
     return agent is not None or spec.worker is not None
+
+
+NO_AGENT = (
+    "role {role} has no agent command: set `agent:` in its frontmatter, "
+    "or pass --agent, or set TEAMEXEC_AGENT or executor.agent"
+)
+
+
+def roles_without_agent(
+    specs: Mapping[str, RoleSpec],
+    *,
+    cli_agent: str | None,
+    env: Mapping[str, str],
+    executor: ExecutorConfig,
+) -> list[str]:
+    """The roles ``run`` refuses to start (sorted): no agent and no worker of their own.
+
+    One check for ``run``'s refusal, ``check``'s warning and the engine's set
+    of runnable roles.
+    """
+    return sorted(
+        role
+        for role, spec in specs.items()
+        if not runnable(spec, resolve_agent(spec, cli_agent=cli_agent, env=env, executor=executor))
+    )

@@ -9,22 +9,33 @@ good state and says so instead of overwriting the damage.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import IntEnum
 
 from teamexec.core.model import Issue
+
+
+class ExitCode(IntEnum):
+    """The exit codes of every command (PROTOCOL §9)."""
+
+    OK = 0
+    FAILED = 1  # invalid session, failed or stalled pipeline, paused by consensus
+    USAGE = 2  # bad arguments or input
+    LOCKED = 3  # another executor holds the session
+    INTERRUPTED = 130  # SIGINT/SIGTERM: 128 + SIGINT, as shells report it
 
 
 class TeamexecError(Exception):
     """Base of every error teamexec reports to the user."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILED
 
 
 class UsageError(TeamexecError):
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class InvalidSession(TeamexecError):
-    exit_code = 1
+    exit_code = ExitCode.FAILED
 
     def __init__(self, issues: Sequence[Issue]) -> None:
         self.issues = tuple(issues)
@@ -32,7 +43,7 @@ class InvalidSession(TeamexecError):
 
 
 class Locked(TeamexecError):
-    exit_code = 3
+    exit_code = ExitCode.LOCKED
 
     def __init__(self, path: str, holder: str) -> None:
         self.path = path
@@ -41,7 +52,7 @@ class Locked(TeamexecError):
 
 
 class StateCorrupt(TeamexecError):
-    exit_code = 1
+    exit_code = ExitCode.FAILED
 
     def __init__(self, path: str, reason: str) -> None:
         self.path = path

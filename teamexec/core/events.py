@@ -18,7 +18,6 @@ class EventKind(StrEnum):
     TASK_INTERRUPTED = "task_interrupted"
     TASK_ORPHANED = "task_orphaned"
     WORKER_ADOPTED = "worker_adopted"
-    WORKER_DROPPED = "worker_dropped"
     # run time
     SPAWNED = "spawned"
     COMPLETED = "completed"
@@ -37,7 +36,6 @@ class EventKind(StrEnum):
     SPEC_INVALID = "spec_invalid"
     STATE_CORRUPT = "state_corrupt"
     WARNING = "warning"
-    INFO = "info"
 
 
 @dataclass(frozen=True)

@@ -7,23 +7,34 @@ the events to print, the role state for ``.msg/meta.json``.  Effects are
 it once — which is what makes "crash between log append and inbox removal"
 harmless.
 
-The executor (engine.py) and reconciliation (reconcile.py) both call it; the
-engine also calls ``fail_attempt`` for crashes, timeouts and stalls.
+The executor (executor/engine.py) and reconciliation (reconcile.py) both call
+it; the worker pool (executor/pool.py) calls ``fail_attempt`` for crashes,
+timeouts and stalls.  Every status change goes through transitions.move.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from teamexec.core import attempts
 from teamexec.core.events import Event, EventKind
 from teamexec.core.failures import FailureKind, backoff_s, classify
 from teamexec.core.model import Message, MessageData, RoleSpec, Session, Task, TaskStatus, iso
+from teamexec.core.transitions import Reason, move
 
 SUCCESS = "task_complete"
 ERROR = "error"
+
+
+class ConsensusSeverity(StrEnum):
+    """``consensus_blocked`` severities (PROTOCOL §6): how far the team is from agreeing."""
+
+    HIGH = "HIGH"  # a revision task, then a pause for the user if it happens again
+    MEDIUM = "MEDIUM"  # a note in wisdom/issues.md
+    LOW = "LOW"  # printed only
 
 
 @dataclass(frozen=True)
@@ -108,7 +119,7 @@ def _attempt_of(data: MessageData) -> int | None:
 
 
 def complete_task(task: Task, *, artifact: str | None, now: float) -> Task:
-    meta: dict[str, Any] = {"updated_at": iso(now), "completed_at": iso(now), "retry_at": None}
+    meta: dict[str, Any] = {"completed_at": iso(now), "retry_at": None}
     if artifact:
         meta["artifact"] = artifact
     log = attempts.closed(
@@ -116,7 +127,7 @@ def complete_task(task: Task, *, artifact: str | None, now: float) -> Task:
     )
     if log is not None:
         meta[attempts.KEY] = log
-    return task.evolve(status=TaskStatus.COMPLETED.value, metadata=meta)
+    return move(task, TaskStatus.COMPLETED, Reason.REPORTED_DONE, now=now, **meta)
 
 
 def _elapsed(reported: Any, done: Task) -> str:
@@ -131,6 +142,8 @@ def _complete(message: Message, task: Task, spec: RoleSpec | None, ctx: Context)
     sender = message["from"]
     if task.status is TaskStatus.COMPLETED:
         return Verdict(accepted=True)  # seen before: completion is idempotent
+    if task.status is TaskStatus.DELETED:
+        return Verdict(accepted=True)  # the coordinator removed it: a late report changes nothing
     artifact = message["data"].get("artifact")
     artifact = artifact if isinstance(artifact, str) and artifact else None
     if artifact is not None and not ctx.artifact_exists(artifact):
@@ -180,27 +193,26 @@ def fail_attempt(
     where = f"log {attempts.log_name(task.id, attempt)}"
     if kind is FailureKind.PERMANENT or counted > max_retries:
         why = "permanent failure" if kind is FailureKind.PERMANENT else "retries exhausted"
-        failed = task.evolve(
-            status=TaskStatus.FAILED.value,
-            metadata={
-                "updated_at": iso(now),
-                "last_error": last_error,
-                "retry_at": None,
-                **history,
-            },
+        failed = move(
+            task,
+            TaskStatus.FAILED,
+            Reason.PERMANENT if kind is FailureKind.PERMANENT else Reason.EXHAUSTED,
+            now=now,
+            last_error=last_error,
+            retry_at=None,
+            **history,
         )
         text = f"{task.id} failed after {attempt} attempt(s), {why}: {reason} ({where})"
         return failed, Event(EventKind.FAILED, source, text, task.id)
     delay = backoff_s(task.id, counted, scale=backoff_scale)
-    retried = task.evolve(
-        status=TaskStatus.PENDING.value,
-        metadata={
-            "updated_at": iso(now),
-            "last_error": last_error,
-            "retry_at": iso(now + delay),
-            "claimed_by": None,
-            **history,
-        },
+    retried = move(
+        task,
+        TaskStatus.PENDING,
+        Reason.RETRY,
+        now=now,
+        last_error=last_error,
+        retry_at=iso(now + delay),
+        **history,
     )
     text = (
         f"{task.id} attempt {attempt} failed ({kind.value}: {reason}; {where}); "
@@ -274,15 +286,17 @@ def revision_id(task_id: str) -> str:
 
 def _consensus(message: Message, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
     data = message["data"]
-    severity = str(data.get("severity", "LOW")).upper()
+    # the schema allows these three, in either case
+    severity = ConsensusSeverity(str(data.get("severity", "LOW")).upper())
     summary = message.get("summary", "")
     sender = message["from"]
-    if severity == "MEDIUM":
+    if severity is ConsensusSeverity.MEDIUM:
         note = f"## {iso(ctx.now)} {task.id} ({sender}): consensus blocked, MEDIUM\n\n{summary}\n"
         event = Event(EventKind.CONSENSUS, sender, f"{task.id} consensus MEDIUM: {summary}")
         return Verdict(accepted=True, events=(event,), wisdom_issue=note)
-    if severity != "HIGH":
-        event = Event(EventKind.CONSENSUS, sender, f"{task.id} consensus {severity}: {summary}")
+    if severity is not ConsensusSeverity.HIGH:
+        text = f"{task.id} consensus {severity.value}: {summary}"
+        event = Event(EventKind.CONSENSUS, sender, text)
         return Verdict(accepted=True, events=(event,))
     rev_id = revision_id(task.id)
     if task.metadata.get("revision_of") or rev_id in ctx.tasks:

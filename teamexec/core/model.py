@@ -11,7 +11,6 @@ put there.
 
 from __future__ import annotations
 
-import datetime
 import functools
 import re
 from collections.abc import Callable, Mapping
@@ -20,6 +19,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Generic, NotRequired, TypedDict, TypeVar, overload
 
+# re-exported: most modules take them from here
+from teamexec.core.timestamps import iso as iso
+from teamexec.core.timestamps import parse_iso as parse_iso
+
+CLAIMER_KEY = "claimer"  # task metadata: who claimed it (worker id, host, pid, pid start time)
 ROLE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 TASK_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -49,6 +53,26 @@ class Schedule(StrEnum):
 
     CRITICAL_PATH = "critical_path"  # longest remaining path by expected duration first
     FIFO = "fifo"  # task-id order
+
+
+class EndAction(StrEnum):
+    """What happens when the pipeline completes (``--completion``, and the menu's answers).
+
+    ``CompletionAction`` is the file's own spelling of the default; ``configured``
+    in executor/end_action.py maps one onto the other.
+    """
+
+    INTERACTIVE = "interactive"
+    ARCHIVE = "archive"
+    KEEP = "keep"
+    EXPORT = "export"
+
+
+class Control(StrEnum):
+    """A request to the running executor: ``teamexec pause|stop`` drop a file so named."""
+
+    PAUSE = "pause"  # no new workers; running ones finish
+    STOP = "stop"  # terminate the workers, tasks back to pending
 
 
 class Severity(StrEnum):
@@ -335,24 +359,3 @@ def task_sort_key(task_id: str) -> tuple[tuple[int, int | str], ...]:
     """
     parts = re.split(r"(\d+)", task_id)
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p != "")
-
-
-def iso(ts: float) -> str:
-    """Format epoch seconds as the ISO 8601 UTC form used in every state file."""
-    moment = datetime.datetime.fromtimestamp(ts, tz=datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def parse_iso(text: object) -> float | None:
-    """Epoch seconds from an ISO 8601 string (or a number); None when unreadable."""
-    if isinstance(text, int | float) and not isinstance(text, bool):
-        return float(text)
-    if not isinstance(text, str):
-        return None
-    try:
-        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return moment.timestamp()

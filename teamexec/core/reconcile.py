@@ -1,7 +1,7 @@
 """Reconciliation (PROTOCOL §8 step 2) as one pure function.
 
 ``reconcile(world) -> Reconciliation``: the session, the task files, facts
-about recorded workers (alive or not, told by liveness.py), the messages
+about recorded workers (alive or not, told by executor/liveness.py), the messages
 waiting in the inbox and the clock go in; the new task files, the new
 team-session.json, what to do with each inbox file and the reasons come out.
 Nothing here touches the disk: ``engine.apply_reconciliation`` writes it.
@@ -15,20 +15,30 @@ Every rule is idempotent: reconciling a reconciled session changes no byte.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from teamexec.core import dag
 from teamexec.core.events import Event, EventKind
-from teamexec.core.handling import Context, Verdict, apply_message
-from teamexec.core.model import Message, Session, Task, TaskStatus, iso, parse_iso, task_sort_key
+from teamexec.core.handling import Context, Verdict, apply_message, reject
+from teamexec.core.model import (
+    CLAIMER_KEY,
+    Message,
+    Session,
+    Task,
+    TaskStatus,
+    iso,
+    parse_iso,
+    task_sort_key,
+)
 from teamexec.core.taskgen import new_task
+from teamexec.core.transitions import Reason, move
 
 
 @dataclass(frozen=True)
 class WorkerFact:
-    """What liveness.py found about one ``active_workers`` entry."""
+    """What executor/liveness.py found about one ``active_workers`` entry."""
 
     alive: bool
     pid: int | None = None
@@ -93,18 +103,27 @@ def merge_completions(
     for task_id in sorted(listed, key=task_sort_key):
         task = tasks.get(task_id)
         if task is not None and task.status not in (TaskStatus.COMPLETED, TaskStatus.DELETED):
-            tasks[task_id] = task.evolve(
-                status=TaskStatus.COMPLETED.value,
-                metadata={"updated_at": iso(now), "claimed_by": None, "retry_at": None},
+            tasks[task_id] = move(
+                task,
+                TaskStatus.COMPLETED,
+                Reason.LISTED_COMPLETED,
+                now=now,
+                claimed_by=None,
+                retry_at=None,
             )
             text = f"{task_id} marked completed: listed in completed_tasks"
             events.append(Event(EventKind.COMPLETION_MERGED, "executor", text, task_id))
-    merged = list(completed_list)
-    extra = [
-        t.id for t in tasks.values() if t.status is TaskStatus.COMPLETED and t.id not in listed
-    ]
+    return completed_union(completed_list, tasks), events
+
+
+def completed_union(listed: Iterable[object], tasks: Mapping[str, Task]) -> list[str]:
+    """completed_tasks as written: the listed ids in their order, then every other
+    completed task in id order (reconcile, and the engine's session refresh)."""
+    merged = [t for t in listed if isinstance(t, str)]
+    known = set(merged)
+    extra = [t.id for t in tasks.values() if t.status is TaskStatus.COMPLETED and t.id not in known]
     merged.extend(sorted(extra, key=task_sort_key))
-    return merged, events
+    return merged
 
 
 def merge_external(tasks: dict[str, Task], found: Mapping[str, str], now: float) -> list[Event]:
@@ -114,9 +133,13 @@ def merge_external(tasks: dict[str, Task], found: Mapping[str, str], now: float)
         task = tasks.get(task_id)
         if task is None or task.status in (TaskStatus.COMPLETED, TaskStatus.DELETED):
             continue
-        tasks[task_id] = task.evolve(
-            status=TaskStatus.COMPLETED.value,
-            metadata={"updated_at": iso(now), "claimed_by": None, "retry_at": None},
+        tasks[task_id] = move(
+            task,
+            TaskStatus.COMPLETED,
+            Reason.RECORDED_ELSEWHERE,
+            now=now,
+            claimed_by=None,
+            retry_at=None,
         )
         text = f"{task_id} marked completed: {found[task_id]}"
         events.append(Event(EventKind.COMPLETION_MERGED, "executor", text, task_id))
@@ -144,48 +167,40 @@ def create_missing(session: Session, tasks: dict[str, Task], now: float) -> list
     return events
 
 
+def in_order(items: Iterable[InboxItem]) -> list[InboxItem]:
+    """Messages apply in their ``ts`` order, file name breaking ties (reconcile and the loop)."""
+
+    def key(item: InboxItem) -> tuple[str, str]:
+        return (str(item.message.get("ts", "")) if item.message else "", item.name)
+
+    return sorted(items, key=key)
+
+
+def judge(item: InboxItem, ctx: Context) -> Verdict:
+    """One inbox file's verdict: rejected when it could not be read, else the message's."""
+    if item.message is None:
+        return reject(item.error or "unreadable")
+    return apply_message(item.message, ctx)
+
+
 def apply_inbox(world: World, tasks: dict[str, Task]) -> tuple[list[MessageDecision], bool]:
     """Apply waiting messages in ``ts`` order; returns the decisions and a pause flag."""
     decisions: list[MessageDecision] = []
     pause = False
-
-    def order(item: InboxItem) -> tuple[str, str]:
-        ts = item.message.get("ts", "") if isinstance(item.message, dict) else ""
-        return (str(ts), item.name)
-
-    for item in sorted(world.inbox, key=order):
-        if item.message is None:
-            reason = item.error or "unreadable"
-            decisions.append(MessageDecision(item, Verdict(False, reason=reason), False))
-            continue
-        ctx = Context(
-            session=world.session,
-            specs=world.session.specs,
-            tasks=tasks,
-            now=world.now,
-            backoff_scale=world.backoff_scale,
-        )
-        verdict = apply_message(item.message, ctx)
+    ctx = Context(
+        session=world.session,
+        specs=world.session.specs,
+        tasks=tasks,  # updated in place: each message sees the effects of those before
+        now=world.now,
+        backoff_scale=world.backoff_scale,
+    )
+    for item in in_order(world.inbox):
+        verdict = judge(item, ctx)
         tasks.update(verdict.updates)
         pause = pause or verdict.pause
-        seen = isinstance(item.message, dict) and item.message.get("id") in world.seen_ids
+        seen = item.message is not None and item.message.get("id") in world.seen_ids
         decisions.append(MessageDecision(item, verdict, verdict.accepted and not seen))
     return decisions, pause
-
-
-def _reset(task: Task, now: float, reason: str) -> Task:
-    return task.evolve(
-        status=TaskStatus.PENDING.value,
-        metadata={
-            "updated_at": iso(now),
-            "claimed_by": None,
-            CLAIMER_KEY: None,
-            "reset_reason": reason,
-        },
-    )
-
-
-CLAIMER_KEY = "claimer"  # task metadata: who claimed it (worker id, host, pid, pid start time)
 
 
 def claimer_record(
@@ -230,14 +245,14 @@ def judge_unrecorded(
 ) -> OrphanVerdict:
     """An ``in_progress`` task no recorded worker holds: reset now, or judge again at ``due``."""
     if own_dead:
-        reset = _reset(task, now, "own claim: its executor and worker are gone")
+        reset = move(task, TaskStatus.PENDING, Reason.OWN_DEAD_CLAIM, now=now)
         text = f"{task.id} claimed by a dead executor of this host, never run or gone: pending"
         return OrphanVerdict(reset, Event(EventKind.TASK_ORPHANED, "executor", text, task.id))
     since = parse_iso(task.metadata.get("updated_at"))
     if since is None:
         since = mtime if mtime is not None else now
     if now - since >= orphan_after:
-        reset = _reset(task, now, "orphan: no worker recorded")
+        reset = move(task, TaskStatus.PENDING, Reason.ORPHANED, now=now)
         text = (
             f"{task.id} orphaned (in progress {now - since:.0f} s, no worker recorded),"
             " back to pending"
@@ -267,9 +282,8 @@ def judge_in_progress(
         ):
             # a live worker is still on it: marking it running again is what keeps it
             # from being started a second time
-            tasks[task.id] = task.evolve(
-                status=TaskStatus.IN_PROGRESS.value,
-                metadata={"updated_at": iso(world.now), "claimed_by": wid},
+            tasks[task.id] = move(
+                task, TaskStatus.IN_PROGRESS, Reason.ADOPTED, now=world.now, claimed_by=wid
             )
             text = f"{task.id} was pending but worker {wid} is alive on it: in progress again"
             events.append(Event(EventKind.WORKER_ADOPTED, "executor", text, task.id))
@@ -285,7 +299,7 @@ def judge_in_progress(
                 text = f"{task_id}: worker {wid} (pid {fact.pid}) is alive, adopted"
                 events.append(Event(EventKind.WORKER_ADOPTED, "executor", text, task_id))
                 continue
-            tasks[task_id] = _reset(task, world.now, "interrupted: its worker is gone")
+            tasks[task_id] = move(task, TaskStatus.PENDING, Reason.INTERRUPTED, now=world.now)
             text = f"{task_id} interrupted (worker {wid or '?'} is gone), back to pending"
             events.append(Event(EventKind.TASK_INTERRUPTED, "executor", text, task_id))
             continue
@@ -354,6 +368,7 @@ def live_entries(world: World, entries: Sequence[Mapping[str, Any]]) -> list[dic
 def pipeline_counters(
     data: dict[str, Any], tasks: Mapping[str, Task], workers: list[dict[str, Any]]
 ) -> None:
+    """team-session.json's ``pipeline`` counters and ``active_workers``, set in ``data``."""
     live = [t for t in tasks.values() if t.status is not TaskStatus.DELETED]
     pipeline = dict(data.get("pipeline") or {})
     pipeline["tasks_total"] = len(live)

@@ -11,11 +11,17 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from teamexec.core import attempts, dag
+from teamexec.core.agentcmd import NO_AGENT
 from teamexec.core.errors import CycleError
 from teamexec.core.model import Session, Task, TaskStatus, parse_iso, task_sort_key
 from teamexec.core.priority import expected_durations, remaining_paths, role_means
 from teamexec.core.readiness import iter_ready
-from teamexec.core.reconcile import WorkerFact
+from teamexec.core.reconcile import (
+    WorkerFact,
+    create_missing,
+    merge_completions,
+    merge_external,
+)
 
 MARKS = {
     "completed": "✓",
@@ -38,21 +44,16 @@ def graph_order(session: Session, tasks: Mapping[str, Task]) -> list[str]:
 
 
 def as_reconciled(
-    session: Session, tasks: Mapping[str, Task], elsewhere: Collection[str] = ()
+    session: Session, tasks: Mapping[str, Task], now: float, elsewhere: Collection[str] = ()
 ) -> dict[str, Task]:
-    """The task list as reconciliation would shape it, for the ready list: graph nodes
-    without a file count as created, completions from every source count (§8's union:
-    completed_tasks, a Claude task list, messages.jsonl)."""
+    """The task list as reconciliation will shape it, for the ready list: graph nodes
+    without a file are created, completions from every source merged (§8's union:
+    completed_tasks, a Claude task list, messages.jsonl) — reconcile's own rules,
+    applied to a copy."""
     shaped = dict(tasks)
-    listed = set(session.completed_tasks) | set(elsewhere)
-    for task_id, node in session.graph.items():
-        if task_id not in shaped:
-            status = "completed" if task_id in listed else "pending"
-            shaped[task_id] = Task(
-                {"id": task_id, "status": status, "owner": node.role, "blockedBy": node.depends_on}
-            )
-        elif task_id in listed and shaped[task_id].status is not TaskStatus.COMPLETED:
-            shaped[task_id] = shaped[task_id].evolve(status="completed")
+    create_missing(session, shaped, now)
+    merge_completions(shaped, session.completed_tasks, now)
+    merge_external(shaped, dict.fromkeys(elsewhere, "recorded elsewhere"), now)
     return shaped
 
 
@@ -109,7 +110,7 @@ def build_status(
                 "elapsed_s": round(now - started, 1) if started is not None else None,
             }
         )
-    shaped = as_reconciled(session, tasks, done_ids)
+    shaped = as_reconciled(session, tasks, now, done_ids)
     schedule: dict[str, Any] = {"name": "fifo"}
     ranks = None
     if history is not None:
@@ -125,11 +126,8 @@ def build_status(
     warnings = [str(w) for w in session.warnings]
     for role in sorted(session.specs):
         if role not in runnable_roles:
-            warnings.append(
-                f"{session.root / session.specs[role].path}: warning: role {role} has no agent "
-                "command (set `agent:` in its frontmatter, --agent, TEAMEXEC_AGENT or "
-                "executor.agent); `run` will refuse"
-            )
+            where = session.root / session.specs[role].path
+            warnings.append(f"{where}: warning: {NO_AGENT.format(role=role)}; `run` will refuse")
     return {
         "session": str(session.root),
         "session_id": session.session_id,

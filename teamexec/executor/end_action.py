@@ -11,19 +11,13 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
-from teamexec.core.model import CompletionAction, SessionStatus, iso
+from teamexec.core.model import CompletionAction, EndAction, SessionStatus, iso
 from teamexec.storage.paths import SessionPaths
 from teamexec.storage.sessionfiles import SessionFile
 
-
-class Action(StrEnum):
-    ARCHIVE = "archive"
-    KEEP = "keep"
-    EXPORT = "export"
-    INTERACTIVE = "interactive"
+Action = EndAction  # the name this module's callers know
 
 
 @dataclass(frozen=True)
@@ -36,9 +30,9 @@ class Result:
 MENU = {"1": Action.ARCHIVE, "2": Action.KEEP, "3": Action.EXPORT}
 
 
-def configured(session_action: CompletionAction, override: str | None) -> Action:
+def configured(session_action: CompletionAction, override: EndAction | None) -> Action:
     if override:
-        return Action(override)
+        return override
     return {
         CompletionAction.AUTO_ARCHIVE: Action.ARCHIVE,
         CompletionAction.AUTO_KEEP: Action.KEEP,

@@ -16,13 +16,14 @@ import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from teamexec.core.agentcmd import resolve_agent, runnable
+from teamexec.core.agentcmd import resolve_agent, roles_without_agent
 from teamexec.core.errors import StateCorrupt
 from teamexec.core.events import Event, EventKind
-from teamexec.core.handling import Context, Verdict, apply_message, reject
+from teamexec.core.handling import Context, Verdict
 from teamexec.core.model import (
     RoleSpec,
     Schedule,
@@ -40,8 +41,12 @@ from teamexec.core.reconcile import (
     World,
     claimer_of,
     claimer_record,
+    completed_union,
+    in_order,
+    judge,
     judge_unrecorded,
     own_dead_claim,
+    pipeline_counters,
     reconcile,
 )
 from teamexec.core.schedule import PipelineState, Stuck
@@ -85,12 +90,17 @@ class RunOptions:
     start_dir: Path = field(default_factory=Path.cwd)
 
 
+class PauseReason(StrEnum):
+    USER = "user"  # teamexec pause or stop
+    CONSENSUS = "consensus"  # a second HIGH consensus_blocked on a revised task
+
+
 @dataclass(frozen=True)
 class Outcome:
     state: PipelineState
     stuck: tuple[Stuck, ...] = ()
     interrupted: bool = False
-    paused_by: str | None = None  # "user" (pause/stop) or "consensus"
+    paused_by: PauseReason | None = None
     detached: bool = False
 
 
@@ -120,7 +130,7 @@ class Engine(SharedFiles, WorkerLifecycle):
         self.role_state: dict[str, Any] = read_meta_roles(paths)
         self.max_workers = options.max_workers or session.executor.max_workers
         self.cwd = self._agent_cwd()
-        self.pause_reason: str | None = None
+        self.pause_reason: PauseReason | None = None
         self.stop_requested = False
         self.interrupted = False
         self.deferred_since: dict[str, float] = {}
@@ -156,7 +166,13 @@ class Engine(SharedFiles, WorkerLifecycle):
         )
 
     def runnable_roles(self) -> set[str]:
-        return {r for r, spec in self.specs.items() if runnable(spec, self.agent_for(r))}
+        missing = roles_without_agent(
+            self.specs,
+            cli_agent=self.options.cli_agent,
+            env=self.options.env,
+            executor=self.session.executor,
+        )
+        return set(self.specs).difference(missing)
 
     def worker_facts(
         self, tasks: Mapping[str, Task] | None = None, *, recorded: bool = True
@@ -279,7 +295,6 @@ class Engine(SharedFiles, WorkerLifecycle):
             claimers_alive=self.claimers_alive(tasks),
             completed_elsewhere=self.external_completions(tasks),
         )
-        self._disk_tasks = tasks
         return reconcile(world)
 
     def apply_reconciliation(self, rec: Reconciliation, now: float) -> None:
@@ -295,7 +310,7 @@ class Engine(SharedFiles, WorkerLifecycle):
         for entry in rec.session_data.get("active_workers") or ():
             self._adopt(entry, now)
         if rec.pause:
-            self.pause_reason = "consensus"
+            self.pause_reason = PauseReason.CONSENSUS
         self.recheck_at = rec.recheck_at
         data = dict(rec.session_data)
         data["status"] = SessionStatus.ACTIVE.value
@@ -358,7 +373,7 @@ class Engine(SharedFiles, WorkerLifecycle):
             if verdict.wisdom_issue:
                 append_wisdom_issue(self.paths, verdict.wisdom_issue)
             if verdict.pause:
-                self.pause_reason = "consensus"
+                self.pause_reason = PauseReason.CONSENSUS
             if isinstance(message, dict):
                 self.messages.append(message, extra={"received_at": iso(now)}, sync=False)
             done.append(name)
@@ -378,24 +393,24 @@ class Engine(SharedFiles, WorkerLifecycle):
         # after the listing: what a worker logged or set in the Claude list before it
         # reported or exited is applied before its report and its exit (shared.py)
         self.follow_signals(now)
-        items.sort(key=lambda i: (str(i.message.get("ts", "")) if i.message else "", i.name))
+        ctx = Context(
+            session=self.session,
+            specs=self.specs,
+            tasks=self.tasks,  # refreshed and updated in place as messages apply
+            now=now,
+            backoff_scale=self.options.backoff_scale,
+            artifact_exists=self._artifact_exists,
+        )
         settled: list[tuple[str, Any, Verdict]] = []
-        for item in items:
+        for item in in_order(items):
+            if item.message is not None:
+                self.trace("inbox", name=item.name, ctime=item.ctime)
+                self._refresh_for(item.message)
+                self._add_log_tail(item.message)
+            verdict = judge(item, ctx)
             if item.message is None:
-                settled.append((item.name, None, reject(item.error or "unreadable")))
+                settled.append((item.name, None, verdict))
                 continue
-            self.trace("inbox", name=item.name, ctime=item.ctime)
-            self._refresh_for(item.message)
-            self._add_log_tail(item.message)
-            ctx = Context(
-                session=self.session,
-                specs=self.specs,
-                tasks=self.tasks,
-                now=now,
-                backoff_scale=self.options.backoff_scale,
-                artifact_exists=self._artifact_exists,
-            )
-            verdict = apply_message(item.message, ctx)
             self._note_worker(item.message, verdict, now)
             for task_id, task in verdict.updates.items():
                 self.tasks[task_id] = task
@@ -511,22 +526,8 @@ class Engine(SharedFiles, WorkerLifecycle):
 
     def flush_session(self, *, status: SessionStatus | None = None, durable: bool = True) -> None:
         data = dict(self.session_file.data)
-        completed = [t for t in data.get("completed_tasks") or () if isinstance(t, str)]
-        done = set(completed)
-        completed += sorted(
-            (
-                t.id
-                for t in self.tasks.values()
-                if t.status is TaskStatus.COMPLETED and t.id not in done
-            ),
-        )
-        data["completed_tasks"] = completed
-        live = [t for t in self.tasks.values() if t.status is not TaskStatus.DELETED]
-        pipeline = dict(data.get("pipeline") or {})
-        pipeline["tasks_total"] = len(live)
-        pipeline["tasks_completed"] = sum(1 for t in live if t.status is TaskStatus.COMPLETED)
-        data["pipeline"] = pipeline
-        data["active_workers"] = [w.entry() for w in self.running.values()]
+        data["completed_tasks"] = completed_union(data.get("completed_tasks") or (), self.tasks)
+        pipeline_counters(data, self.tasks, [w.entry() for w in self.running.values()])
         if status is not None:
             data["status"] = status.value
         self._write_session(data, durable=durable or status is not None)

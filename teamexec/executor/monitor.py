@@ -16,6 +16,7 @@ import queue
 import subprocess
 import threading
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -26,11 +27,21 @@ from watchdog.observers.polling import PollingObserver
 REMOTE_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "sshfs", "9p", "afs", "ceph", "glusterfs"}
 
 
+class WakeKind(StrEnum):
+    INBOX = "inbox"  # a file appeared in .msg/inbox/ (name: its file name)
+    SPEC = "spec"  # a role-spec changed (name: its file name)
+    CONTROL = "control"  # teamexec pause|stop dropped a request
+    EXIT = "exit"  # a worker process ended (name: worker id, code: its exit code)
+    SIGNAL = "signal"  # SIGINT or SIGTERM reached the executor (code: the signal)
+    LOG = "log"  # something changed in .msg/ (messages.jsonl: team_msg's lines)
+    CLAUDE = "claude"  # a Claude Code task list changed (an agent's TaskUpdate)
+
+
 @dataclass(frozen=True)
 class Wake:
-    """One hint: ``kind`` is inbox, spec, control, exit or signal."""
+    """One hint that something may have changed; the pass looks for itself."""
 
-    kind: str
+    kind: WakeKind
     name: str = ""
     code: int | None = None
 
@@ -61,7 +72,7 @@ def needs_polling(path: Path) -> bool:
 
 
 class _Handler(FileSystemEventHandler):
-    def __init__(self, wakes: queue.SimpleQueue[Wake], kind: str) -> None:
+    def __init__(self, wakes: queue.SimpleQueue[Wake], kind: WakeKind) -> None:
         self.wakes = wakes
         self.kind = kind
 
@@ -82,7 +93,7 @@ class Monitor:
         self.observer: BaseObserver = PollingObserver(timeout=0.2) if self.polling else Observer()
         self._threads: list[threading.Thread] = []
 
-    def watch(self, directory: Path, kind: str) -> None:
+    def watch(self, directory: Path, kind: WakeKind) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.observer.schedule(_Handler(self.wakes, kind), os.fspath(directory), recursive=False)
 
@@ -100,7 +111,7 @@ class Monitor:
 
         def wait() -> None:
             code = proc.wait()
-            self.wakes.put(Wake("exit", worker_id, code))
+            self.wakes.put(Wake(WakeKind.EXIT, worker_id, code))
 
         thread = threading.Thread(target=wait, name=f"wait-{worker_id}", daemon=True)
         thread.start()

@@ -27,11 +27,13 @@ from teamexec.core.model import RoleSpec, Session, Task, TaskStatus, iso
 from teamexec.core.priority import CriticalPath
 from teamexec.core.readiness import ready_tasks
 from teamexec.core.schedule import Running, Spawn, next_retry, plan_spawns
+from teamexec.core.transitions import Reason, move
 from teamexec.executor import spawn
 from teamexec.executor.crashpoints import crash_point
 from teamexec.executor.liveness import Liveness
 from teamexec.storage import safeopen
 from teamexec.storage.atomic import atomic_write
+from teamexec.storage.logtail import read_tail
 from teamexec.storage.paths import SessionPaths
 from teamexec.storage.store import TaskStore
 from teamexec.storage.trace import Trace
@@ -40,8 +42,6 @@ from teamexec.worker.prompt import build_prompt
 if TYPE_CHECKING:
     from teamexec.executor.engine import RunOptions
     from teamexec.executor.monitor import Monitor
-
-LOG_TAIL_LINES = 20
 
 
 @dataclass
@@ -181,13 +181,7 @@ class WorkerLifecycle:
         return held
 
     def _log_tail(self, task_id: str, attempt: int) -> str:
-        path = self.paths.log_file(task_id, attempt)
-        try:
-            raw = safeopen.read_tail(path, 16384, root=self.paths.root)
-        except OSError:
-            return ""
-        lines = raw.decode("utf-8", "replace").splitlines()
-        return "\n".join(lines[-LOG_TAIL_LINES:])
+        return read_tail(self.paths.log_file(task_id, attempt), root=self.paths.root)
 
     def check_adopted(self, now: float) -> None:
         for live in list(self.running.values()):
@@ -373,14 +367,9 @@ class WorkerLifecycle:
                     outcome=attempts.INTERRUPTED,
                     ended_at=iso(now),
                 )
-                self.tasks[task.id] = task.evolve(
-                    status=TaskStatus.PENDING.value,
-                    metadata={
-                        "updated_at": iso(now),
-                        "claimed_by": None,
-                        "reset_reason": "stopped",
-                        **({attempts.KEY: log} if log is not None else {}),
-                    },
+                history = {attempts.KEY: log} if log is not None else {}
+                self.tasks[task.id] = move(
+                    task, TaskStatus.PENDING, Reason.STOPPED, now=now, **history
                 )
                 self.dirty.add(task.id)
         self.running.clear()

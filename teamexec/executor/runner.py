@@ -16,17 +16,15 @@ from collections.abc import Iterable
 from types import FrameType
 
 from teamexec.core.events import Event, EventKind
-from teamexec.core.model import SessionStatus
+from teamexec.core.model import Control, SessionStatus, Severity
 from teamexec.core.schedule import PipelineState, Running, pipeline_state
-from teamexec.executor.engine import Engine, Outcome
-from teamexec.executor.monitor import Monitor, Wake
+from teamexec.executor.engine import Engine, Outcome, PauseReason
+from teamexec.executor.monitor import Monitor, Wake, WakeKind
 from teamexec.storage import safeopen
 from teamexec.storage.loader import MAX_SPEC_BYTES
 from teamexec.validation.rolespec import parse_role_spec
 
 SESSION_REFRESH_S = 1.0
-CONTROL_PAUSE = "pause"
-CONTROL_STOP = "stop"
 
 
 def reload_spec(engine: Engine, name: str) -> None:
@@ -44,7 +42,7 @@ def reload_spec(engine: Engine, name: str) -> None:
     parsed, issues = parse_role_spec(
         text, path=str(path), expected_role=role, expected_prefix=spec.prefix, rel_path=spec.path
     )
-    errors = [i for i in issues if i.severity == "error"]
+    errors = [i for i in issues if i.severity is Severity.ERROR]
     if parsed is None or errors:
         for issue in errors or issues:
             engine.emit(Event(EventKind.SPEC_INVALID, "executor", str(issue)))
@@ -63,16 +61,16 @@ def reload_spec(engine: Engine, name: str) -> None:
 def read_control(engine: Engine) -> None:
     """``teamexec pause|stop`` drop a file in .msg/control/; consume it."""
     directory = engine.paths.control
-    for name in (CONTROL_STOP, CONTROL_PAUSE):
-        path = directory / name
+    for kind in (Control.STOP, Control.PAUSE):
+        path = directory / kind.value
         if not path.exists():
             continue
         path.unlink(missing_ok=True)
-        if name == CONTROL_STOP:
+        if kind is Control.STOP:
             engine.stop_requested = True
             engine.emit(Event(EventKind.PAUSE, "executor", "stop requested: terminating workers"))
         elif engine.pause_reason is None:
-            engine.pause_reason = "user"
+            engine.pause_reason = PauseReason.USER
             text = "pause requested: no new workers; running ones finish"
             engine.emit(Event(EventKind.PAUSE, "executor", text))
 
@@ -81,11 +79,11 @@ def step(engine: Engine, wakes: Iterable[Wake], now: float) -> Outcome | None:
     """Apply wake-ups and make one pass; an Outcome when the run is over."""
     exits: list[Wake] = []
     for wake in wakes:
-        if wake.kind == "exit":
+        if wake.kind is WakeKind.EXIT:
             exits.append(wake)
-        elif wake.kind == "spec":
+        elif wake.kind is WakeKind.SPEC:
             reload_spec(engine, wake.name)
-        elif wake.kind == "signal":
+        elif wake.kind is WakeKind.SIGNAL:
             engine.interrupted = True
     read_control(engine)
     engine.drain_inbox(now)
@@ -129,7 +127,7 @@ def _stop(engine: Engine, now: float) -> Outcome:
     return Outcome(
         PipelineState.RUNNING,
         interrupted=engine.interrupted,
-        paused_by=None if engine.interrupted else "user",
+        paused_by=None if engine.interrupted else PauseReason.USER,
         detached=detached,
     )
 
@@ -138,16 +136,16 @@ def run_loop(engine: Engine) -> Outcome:
     """Run until the pipeline ends, is stopped, or a signal arrives."""
     monitor = Monitor(poll=engine.options.poll, probe=engine.paths.root)
     engine.monitor = monitor
-    monitor.watch(engine.paths.inbox, "inbox")
-    monitor.watch(engine.paths.role_specs, "spec")
-    monitor.watch(engine.paths.control, "control")
+    monitor.watch(engine.paths.inbox, WakeKind.INBOX)
+    monitor.watch(engine.paths.role_specs, WakeKind.SPEC)
+    monitor.watch(engine.paths.control, WakeKind.CONTROL)
     # the shared files others write: team_msg's lines, Claude agents' TaskUpdates
-    monitor.watch(engine.paths.msg, "log")
+    monitor.watch(engine.paths.msg, WakeKind.LOG)
     if engine.claude_list is not None:
-        monitor.watch(engine.claude_list.directory, "claude")
+        monitor.watch(engine.claude_list.directory, WakeKind.CLAUDE)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        monitor.wakes.put(Wake("signal", code=signum))
+        monitor.wakes.put(Wake(WakeKind.SIGNAL, code=signum))
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     monitor.start()

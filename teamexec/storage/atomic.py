@@ -81,7 +81,3 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True, sync_dir: boo
 def dump_json(value: Any) -> bytes:
     """The canonical on-disk JSON form: two-space indent, UTF-8, final newline."""
     return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def atomic_write_json(path: Path, value: Any, *, durable: bool = True) -> None:
-    atomic_write(path, dump_json(value), durable=durable)

@@ -23,20 +23,12 @@ class SessionPaths:
         return self.root / "team-session.json"
 
     @functools.cached_property
-    def task_analysis(self) -> Path:
-        return self.root / "task-analysis.json"
-
-    @functools.cached_property
     def role_specs(self) -> Path:
         return self.root / "role-specs"
 
     @functools.cached_property
     def tasks(self) -> Path:
         return self.task_list if self.task_list is not None else self.root / "tasks"
-
-    @functools.cached_property
-    def tasks_lock(self) -> Path:
-        return self.tasks / ".lock"
 
     @functools.cached_property
     def msg(self) -> Path:

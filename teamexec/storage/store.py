@@ -25,6 +25,7 @@ from teamexec.core import attempts
 from teamexec.core.errors import StateCorrupt
 from teamexec.core.model import TASK_ID_RE, Issue, Task, TaskStatus, iso
 from teamexec.core.readiness import ready_tasks
+from teamexec.core.transitions import Reason, move
 from teamexec.storage import atomic, safeopen
 
 _STATUSES = frozenset(s.value for s in TaskStatus)
@@ -307,21 +308,18 @@ class TaskStore:
     ) -> Task:
         stamp = iso(now)
         attempt = task.attempts + 1
-        claimed = task.evolve(
-            status=TaskStatus.IN_PROGRESS.value,
-            metadata={
-                "claimed_by": worker_id,
-                "attempts": attempt,
-                "updated_at": stamp,
-                "started_at": stamp,
-                "retry_at": None,  # None removes the key: the back-off is over
-                "claimer": dict(claimer) if claimer is not None else None,
-                # opened in the claim's own write: the history costs no extra fsync
-                attempts.KEY: attempts.opened(
-                    task.metadata, attempt=attempt, started_at=stamp, slot=slot
-                ),
-            },
-        )
+        meta: dict[str, Any] = {
+            "claimed_by": worker_id,
+            "attempts": attempt,
+            "started_at": stamp,
+            "retry_at": None,  # None removes the key: the back-off is over
+            "claimer": dict(claimer) if claimer is not None else None,
+            # opened in the claim's own write: the history costs no extra fsync
+            attempts.KEY: attempts.opened(
+                task.metadata, attempt=attempt, started_at=stamp, slot=slot
+            ),
+        }
+        claimed = move(task, TaskStatus.IN_PROGRESS, Reason.CLAIMED, now=now, **meta)
         self._write_locked(claimed)
         return claimed
 

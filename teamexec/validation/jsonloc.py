@@ -216,8 +216,3 @@ class LineIndex:
         """(pointer, line) of repeated keys after their first occurrence (at most 100)."""
         self._build()
         return list(self._duplicates)
-
-
-def line_of(text: str, pointer: str) -> int | None:
-    """One-off lookup; build a ``LineIndex`` instead when asking more than once."""
-    return LineIndex(text).line(pointer)

@@ -1,6 +1,6 @@
 """The built-in worker: ``python -m teamexec.worker`` (PROTOCOL §7).
 
-Spawned by the executor (``spawn.py``, ``workers.py``) once per ready task —
+Spawned by the executor (executor/spawn.py, executor/pool.py) once per ready task —
 once per role for inner-loop roles — in its own process group, and also run
 by ``teamexec worker``.  For each task it builds the prompt, runs the role's
 agent (an argv, never a shell) with the prompt on stdin, appends the agent's
@@ -36,6 +36,7 @@ from typing import Any, BinaryIO
 
 from teamexec.executor.crashpoints import crash_point
 from teamexec.storage import safeopen
+from teamexec.storage.logtail import DEFAULT_LINES, read_tail
 from teamexec.worker.outbox import make_message, post
 from teamexec.worker.prompt import build_prompt, split_frontmatter_body
 
@@ -46,8 +47,6 @@ REQUIRED = (
     "TEAMEXEC_WORKER_ID",
     "TEAMEXEC_INBOX",
 )
-DEFAULT_TAIL_LINES = 20
-TAIL_BYTES = 64 * 1024  # enough for the last lines of any sane log; never read it whole
 
 
 class CannotStart(Exception):
@@ -87,7 +86,7 @@ class Worker:
         self.tasks_dir = Path(env.get("TEAMEXEC_TASK_LIST") or self.session / "tasks")
         self.cwd = env.get("TEAMEXEC_CWD") or os.getcwd()
         self.inner_loop = env.get("TEAMEXEC_INNER_LOOP") == "1"
-        self.tail_lines = _int(env.get("TEAMEXEC_LOG_TAIL_LINES"), DEFAULT_TAIL_LINES)
+        self.tail_lines = _int(env.get("TEAMEXEC_LOG_TAIL_LINES"), DEFAULT_LINES)
         self.child: subprocess.Popen[bytes] | None = None
         self.stopped_by: int | None = None
 
@@ -232,17 +231,9 @@ class Worker:
         if code == 0:
             self.report("task_complete", task_id, f"{task_id} done", data)
             return True
-        data["log_tail"] = self.log_tail(log_path)
+        data["log_tail"] = read_tail(log_path, self.tail_lines, root=self.session)
         self.report("error", task_id, reason, data)
         return False
-
-    def log_tail(self, log_path: Path) -> str:
-        try:
-            raw = safeopen.read_tail(log_path, TAIL_BYTES, root=self.session)
-        except OSError:
-            return ""
-        lines = raw.decode("utf-8", "replace").splitlines()
-        return "\n".join(lines[-self.tail_lines :]) if self.tail_lines else ""
 
     def report(self, kind: str, task_id: str, summary: str, data: Mapping[str, Any]) -> None:
         payload = {"task_id": task_id, "worker_id": self.worker_id, **data}

@@ -1,7 +1,7 @@
 """Writing messages into a session's inbox (PROTOCOL §6).
 
-Called by the built-in worker (``worker.py``) for its reports and by
-``teamexec msg`` (``cli.py``) for an agent's own messages.  A message is
+Called by the built-in worker (worker/main.py) for its reports and by
+``teamexec msg`` (cli/app.py) for an agent's own messages.  A message is
 written whole into ``.msg/tmp/`` (same file system, a sibling of the inbox),
 fsynced, and only then given its name in ``.msg/inbox/<id>.json``, so the
 executor never reads half a message, and a rename from a sibling folder is
@@ -14,7 +14,6 @@ cost more to import than the whole worker): the worker starts once per task.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import errno
 import json
 import os
@@ -23,6 +22,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from teamexec.core.timestamps import iso
 
 TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 # An id is a file name: no separators, no leading dot (the executor's observer
@@ -36,16 +37,6 @@ _NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.
 
 class MailboxError(ValueError):
     """Bad input for a message, or an id already taken: one line saying what is wrong."""
-
-
-def iso(ts: float) -> str:
-    """Epoch seconds as ISO 8601 UTC with milliseconds — the same text as ``model.iso``.
-
-    Duplicated rather than imported to keep the worker's start-up lean;
-    ``tests/test_mailbox.py`` checks that both agree.
-    """
-    moment = datetime.datetime.fromtimestamp(ts, tz=datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _id_part(text: str) -> str:
