@@ -9,6 +9,12 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
+def claude_config_in_tmp(tmp_path_factory, monkeypatch):
+    """Claude task lists a test makes land in a tmp dir, never in the real ~/.claude (§5)."""
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path_factory.mktemp("claude-config")))
+
+
+@pytest.fixture(autouse=True)
 def no_leaks():
     """Every process a test starts must be gone, and every thread joined, by its end."""
     me = psutil.Process()

@@ -213,7 +213,7 @@ def finish(
         report,
         roles=sorted(session.roles),
         session_path=str(paths.root),
-        delivered=deliverables(engine.tasks, paths.artifacts, paths.root),
+        delivered=deliverables(engine.tasks, paths.artifacts, paths.root, agents_cwd=engine.cwd),
     ):
         reporter.line(line)
     if outcome.state is not PipelineState.COMPLETE:

@@ -91,14 +91,22 @@ def last_lines(task: Task | None, count: int = 5) -> list[str]:
     return [line for line in tail.splitlines() if line.strip()][-count:]
 
 
-def deliverables(tasks: Mapping[str, Task], artifacts_dir: Path, root: Path) -> list[str]:
-    """Reported artifacts with their role, then other files under artifacts/."""
+def deliverables(
+    tasks: Mapping[str, Task], artifacts_dir: Path, root: Path, *, agents_cwd: Path | None = None
+) -> list[str]:
+    """Reported artifacts with their role, then other files under artifacts/.
+
+    A reported path may be relative to the session or, as CCW's workers write
+    it (``.workflow/.team/<id>/artifacts/x.md``), to the agents' directory.
+    """
     lines, named = [], set()
     for task in sorted(tasks.values(), key=lambda t: task_sort_key(t.id)):
         artifact = task.metadata.get("artifact")
         if isinstance(artifact, str) and artifact:
             lines.append(f"{artifact} ({task.owner})")
             named.add(str((root / artifact).resolve()))
+            if agents_cwd is not None:
+                named.add(str((agents_cwd / artifact).resolve()))
     if artifacts_dir.is_dir():
         for path in sorted(p for p in artifacts_dir.rglob("*") if p.is_file()):
             if str(path.resolve()) not in named:

@@ -369,3 +369,30 @@ def test_task_list_naming_a_claude_list_is_used_as_claude_would(tmp_path):
     design = next(e for e in entries if e["subject"] == "DESIGN-001")
     assert design["blockedBy"] == [str(number["RESEARCH-001"])]
     assert not (root / "tasks").exists()
+
+
+def test_reset_overrides_completions_in_the_log_and_the_claude_list(tmp_path):
+    root, result = run_ccw(tmp_path, "team_msg")
+    assert result.returncode == 0, result.stdout + result.stderr
+    env = {"CLAUDE_CONFIG_DIR": str(tmp_path / "claude-config")}
+    reset = teamexec("reset", str(root), "TEST-001", env=env)
+    assert reset.returncode == 0, reset.stderr
+    agent = str(claude_bin(tmp_path))
+    view = json.loads(teamexec("check", str(root), "--json", "--agent", agent, env=env).stdout)
+    assert view["progress"]["done"] == 4
+    assert view["ready"] == ["TEST-001"]
+    (root / "ccw-agent.json").write_text(json.dumps({"mode": "claude_list"}))
+    again = teamexec("resume", str(root), "--agent", agent, "--completion", "keep", env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(ccw_runs(root, "TEST-001")) == 2 and len(ccw_runs(root, "IMPL-002")) == 1
+
+
+def test_no_mirror_without_claude_agents_or_when_switched_off(tmp_path):
+    project = tmp_path / "proj"
+    root = write_ccw_session(project, {"RESEARCH-001": []})
+    session = json.loads((root / "team-session.json").read_text())
+    session["executor"] = {"claude_task_list": False}
+    (root / "team-session.json").write_text(json.dumps(session))
+    root, result = run_ccw(tmp_path, "exit", root=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not (tmp_path / "claude-config" / "tasks").exists()
