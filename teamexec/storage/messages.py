@@ -188,7 +188,10 @@ class MessageLog:
 
     def follow(self) -> list[LogLine]:
         """The new complete lines, each at most once; see the class docstring."""
-        if self.size() < self.offset:  # rewritten shorter (team_msg delete/clear): start over
+        size = self.size()
+        if size == self.offset:
+            return []  # nothing new: one stat per pass
+        if size < self.offset:  # rewritten shorter (team_msg delete/clear): start over
             self.offset = self._seq_offset = self.lines = 0
         data = self._read_from(self.offset)
         end = data.rfind(b"\n")
