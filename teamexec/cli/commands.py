@@ -40,7 +40,6 @@ from teamexec.core.schedule import PipelineState, Running
 from teamexec.core.status import build_status
 from teamexec.core.transitions import Reason, move
 from teamexec.executor import end_action as completion
-from teamexec.executor.crashpoints import crash_point
 from teamexec.executor.engine import Engine, Outcome, PauseReason, RunOptions
 from teamexec.storage.atomic import atomic_write, dump_json
 from teamexec.storage.claudelist import ClaudeList, mirror_dir, open_task_store
@@ -50,6 +49,7 @@ from teamexec.storage.lock import ExecutorLock, lock_holder
 from teamexec.storage.messages import MessageLog
 from teamexec.storage.paths import SessionPaths
 from teamexec.storage.store import TaskStore
+from teamexec.worker.crashpoints import crash_point
 
 SEARCH_ROOTS = (Path(".workflow/.team"), Path("sessions"))
 

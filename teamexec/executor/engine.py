@@ -51,7 +51,6 @@ from teamexec.core.reconcile import (
 )
 from teamexec.core.schedule import PipelineState, Stuck
 from teamexec.core.tasktable import TaskTable
-from teamexec.executor.crashpoints import crash_point
 from teamexec.executor.liveness import Liveness
 from teamexec.executor.pool import LiveWorker, WorkerLifecycle
 from teamexec.executor.shared import SharedFiles
@@ -70,6 +69,7 @@ from teamexec.storage.sessionfiles import (
 )
 from teamexec.storage.trace import Trace
 from teamexec.validation.rolespec import parse_role_spec
+from teamexec.worker.crashpoints import crash_point
 
 if TYPE_CHECKING:  # watchdog is imported only by the run loop, not by `check`
     from teamexec.executor.monitor import Monitor

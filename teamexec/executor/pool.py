@@ -29,7 +29,6 @@ from teamexec.core.readiness import ready_tasks
 from teamexec.core.schedule import Running, Spawn, next_retry, plan_spawns
 from teamexec.core.transitions import Reason, move
 from teamexec.executor import spawn
-from teamexec.executor.crashpoints import crash_point
 from teamexec.executor.liveness import Liveness
 from teamexec.storage import safeopen
 from teamexec.storage.atomic import atomic_write
@@ -37,6 +36,7 @@ from teamexec.storage.logtail import read_tail
 from teamexec.storage.paths import SessionPaths
 from teamexec.storage.store import TaskStore
 from teamexec.storage.trace import Trace
+from teamexec.worker.crashpoints import crash_point
 from teamexec.worker.prompt import build_prompt
 
 if TYPE_CHECKING:

@@ -34,9 +34,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO
 
-from teamexec.executor.crashpoints import crash_point
 from teamexec.storage import safeopen
 from teamexec.storage.logtail import DEFAULT_LINES, read_tail
+from teamexec.worker.crashpoints import crash_point
 from teamexec.worker.outbox import make_message, post
 from teamexec.worker.prompt import build_prompt, split_frontmatter_body
 

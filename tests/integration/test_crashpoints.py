@@ -1,7 +1,7 @@
 """The executor SIGKILLed at each named instant, then `resume` (issue 11, PROTOCOL §8).
 
 ``TEAMEXEC_CRASH_AT=<point>[:<n>]`` kills the process at the n-th pass through
-a point (teamexec/executor/crashpoints.py).  For every point: the killed run
+a point (teamexec/worker/crashpoints.py).  For every point: the killed run
 leaves the session on disk, and `resume` finishes every task exactly once
 (the script agent leaves one start marker per run in runs/) in seconds —
 never waiting out ``orphan_after_s``, which is set to 300 here.
@@ -16,7 +16,7 @@ import time
 import pytest
 
 from sessionkit import runs, start_teamexec, tasks, teamexec, write_session
-from teamexec.executor.crashpoints import POINTS
+from teamexec.worker.crashpoints import POINTS
 
 GRAPH = {
     "A-001": [],

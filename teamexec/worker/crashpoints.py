@@ -19,7 +19,8 @@ The points, in the order a task meets them (executor unless marked):
 - ``action``      report.json is written; the completion action has not run
 - ``worker-report`` (worker) its report is in the inbox; it has not exited
 
-Standard library only: the worker imports it too.
+Standard library only: the worker imports it too.  It lives in worker/ (the
+lower layer) so that both the worker and the executor may import it.
 """
 
 from __future__ import annotations
