@@ -41,6 +41,7 @@ from teamexec.core.status import build_status
 from teamexec.core.transitions import Reason, move
 from teamexec.executor import end_action as completion
 from teamexec.executor.engine import Engine, Outcome, PauseReason, RunOptions
+from teamexec.executor.preflight import agent_issues
 from teamexec.storage.atomic import atomic_write, dump_json
 from teamexec.storage.claudelist import ClaudeList, mirror_dir, open_task_store
 from teamexec.storage.layout import layout_issues
@@ -131,11 +132,14 @@ def execute(request: RunRequest, reporter: Reporter) -> int:
             if retried:
                 reporter.line(f"[executor] failed tasks back to pending: {', '.join(retried)}")
         session = load_session(paths.root)
+        engine = Engine(paths=paths, session=session, options=request.options, emit=reporter.event)
         missing = agents_missing(session, request.options) + task_file_issues(paths)
+        missing += agent_issues(
+            session, agent_for=engine.agent_for, cwd=engine.cwd, env=engine.options.env
+        )
         if missing:
             raise InvalidSession(missing)
         started = time.time()
-        engine = Engine(paths=paths, session=session, options=request.options, emit=reporter.event)
         engine.apply_reconciliation(engine.plan(started), started)
         reporter.start(total=len(engine.tasks), done=_done(engine.tasks))
         engine_outcome = run_loop(engine)
@@ -307,6 +311,14 @@ def check(session_path: Path, *, task_list: Path | None, cli_agent: str | None) 
         completed_elsewhere=engine.external_completions(tasks),
     )
     view["warnings"] = [*view["warnings"], *(str(i) for i in layout)]  # only warnings are left
+    cannot_start = agent_issues(
+        session,
+        agent_for=engine.agent_for,
+        cwd=engine.cwd,
+        env=options.env,
+        severity=Severity.WARNING,
+    )
+    view["warnings"] += [f"{i}; `run` will refuse" for i in cannot_start]
     return view
 
 

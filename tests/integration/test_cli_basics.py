@@ -87,3 +87,18 @@ def test_demo_refuses_a_directory_with_files(tmp_path):
 def test_example_copies_carry_no_run_state(tmp_path):
     root = example("demo", tmp_path)
     assert not (root / "tasks").exists() and (root / "agents" / "demo_agent.py").exists()
+
+
+def test_an_agent_that_cannot_start_is_a_warning_for_check_and_an_error_for_run(tmp_path):
+    script = tmp_path / "agent.sh"
+    script.write_text("echo no interpreter line\n")
+    script.chmod(0o755)
+    root = write_session(tmp_path / "s", {"A-001": []}, executor={"agent": [str(script)]})
+    check = teamexec("check", str(root))
+    assert check.returncode == 0
+    assert "has no `#!` line and is no binary" in check.stdout
+    assert "`run` will refuse" in check.stdout
+    run = teamexec("run", str(root))
+    assert run.returncode == 1
+    assert f"{root}/role-specs/a.md: role a: agent `{script}` has no `#!` line" in run.stderr
+    assert not (root / "tasks").exists()  # refused before anything was written
