@@ -21,8 +21,14 @@ from teamexec.core.model import Issue, Session, Severity
 
 # magic numbers of executables the kernel runs directly: ELF, Mach-O (both byte orders,
 # 32/64 bit, fat)
-BINARY_MAGIC = (b"\x7fELF", b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe")
-BINARY_MAGIC += (b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe")
+BINARY_MAGIC: tuple[bytes, ...] = (
+    b"\x7fELF",
+    b"\xfe\xed\xfa\xce",
+    b"\xfe\xed\xfa\xcf",
+    b"\xce\xfa\xed\xfe",
+    b"\xcf\xfa\xed\xfe",
+    b"\xca\xfe\xba\xbe",
+)
 INTERPRETERS = ("python", "python3", "sh", "bash", "zsh", "node", "ruby", "perl", "deno", "bun")
 SCRIPT_SUFFIXES = (".py", ".sh", ".js", ".mjs", ".ts", ".rb", ".pl")
 
