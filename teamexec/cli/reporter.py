@@ -1,19 +1,31 @@
 """The reporter: the one place that prints while a pipeline runs.
 
 Core code returns ``Event`` records; the reporter turns them into one line
-each (``[executor] spawned researcher for RESEARCH-001``), keeps a live
-progress bar above them when stdout is a terminal (rich), and with
-``--json`` prints only a final machine-readable summary.
+each (``[executor] spawned researcher for RESEARCH-001``), keeps the live
+view (liveview.py) below them when stdout is a terminal (rich), prints plain
+lines when it is not, and with ``--json`` prints only a final
+machine-readable summary.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
 from teamexec.core.events import Event, EventKind
+
+
+class _Frame:
+    """What rich redraws a few times a second: the state as of that moment."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+
+    def __rich__(self) -> Any:
+        return self.state.render(time.time())
 
 
 class Reporter:
@@ -21,47 +33,56 @@ class Reporter:
         self.json_out = json_out
         self.out = out or sys.stdout
         self.live: Any = None
-        self.progress: Any = None
-        self.bar: Any = None
-        self.done = 0
+        self.state: Any = None  # liveview.LiveState while the live view runs
+        self.early: list[Event] = []  # adoptions reported before the view starts
 
     # ------------------------------------------------------------- lifecycle
-    def start(self, *, total: int, done: int) -> None:
-        self.done = done
-        if self.json_out or not self.out.isatty():
+    def start(self, *, total: int, done: int, console: Any = None) -> None:
+        """The live view, on a terminal only (``console`` lets tests draw it into a file)."""
+        early, self.early = self.early, []
+        if console is None and (self.json_out or not self.out.isatty()):
             return
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+        from rich.live import Live
 
-        self.progress = Progress(
-            "[bold]pipeline",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=Console(file=self.out),
+        from teamexec.cli.liveview import LiveState
+
+        now = time.time()
+        self.state = LiveState(total=total, done=done, started=now)
+        for event in early:
+            self.state.apply(event, now)
+        self.live = Live(
+            _Frame(self.state),
+            console=console or Console(file=self.out),
+            refresh_per_second=4,
             transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
         )
-        self.bar = self.progress.add_task("pipeline", total=total, completed=done)
-        self.progress.start()
+        self.live.start()
 
     def stop(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
 
     # ---------------------------------------------------------------- output
     def line(self, text: str) -> None:
         if self.json_out:
             return
-        if self.progress is not None:
-            self.progress.console.print(text, markup=False, highlight=False)
+        if self.live is not None:
+            from rich.text import Text
+
+            # a Text is never parsed as markup: "[bold]" in a task's output stays literal
+            self.live.console.print(Text(text), highlight=False, soft_wrap=True)
         else:
             print(text, file=self.out, flush=True)
 
     def event(self, event: Event) -> None:
-        if event.kind is EventKind.COMPLETED and self.progress is not None:
-            self.done += 1
-            self.progress.update(self.bar, completed=self.done)
+        if self.state is not None:
+            self.state.apply(event, time.time())
+        elif event.kind is EventKind.WORKER_ADOPTED and not self.json_out:
+            self.early.append(event)
         self.line(event.line())
 
     def summary(self, value: Mapping[str, Any]) -> None:

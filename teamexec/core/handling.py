@@ -203,7 +203,8 @@ def fail_attempt(
             **history,
         )
         text = f"{task.id} failed after {attempt} attempt(s), {why}: {reason} ({where})"
-        return failed, Event(EventKind.FAILED, source, text, task.id)
+        data = {"attempt": attempt, "reason": reason, "log": attempts.log_name(task.id, attempt)}
+        return failed, Event(EventKind.FAILED, source, text, task.id, data)
     delay = backoff_s(task.id, counted, scale=backoff_scale)
     retried = move(
         task,
@@ -218,7 +219,8 @@ def fail_attempt(
         f"{task.id} attempt {attempt} failed ({kind.value}: {reason}; {where}); "
         f"retry in {delay:.1f} s"
     )
-    return retried, Event(EventKind.RETRY, source, text, task.id)
+    data = {"attempt": attempt, "reason": reason, "retry_at": now + delay}
+    return retried, Event(EventKind.RETRY, source, text, task.id, data)
 
 
 def _error(message: Message, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:

@@ -503,7 +503,9 @@ class Engine(SharedFiles, WorkerLifecycle):
         live.started_at = now
         live.last_beat = now
         live.log_size = 0
-        self.emit(Event(EventKind.SPAWNED, live.role, f"took {task.id} (inner loop)", task.id))
+        facts = {"role": live.role, "attempt": live.attempt}  # for the live view
+        text = f"took {task.id} (inner loop)"
+        self.emit(Event(EventKind.SPAWNED, live.role, text, task.id, facts))
 
     # ---------------------------------------------------------------- writes
     def flush_tasks(self) -> None:

@@ -322,7 +322,8 @@ class WorkerLifecycle:
         text = f"spawned {live.role} for {live.task_id}" + (
             f" (attempt {live.attempt})" if live.attempt > 1 else ""
         )
-        self.emit(Event(EventKind.SPAWNED, "executor", text, live.task_id))
+        facts = {"role": live.role, "attempt": live.attempt}  # for the live view
+        self.emit(Event(EventKind.SPAWNED, "executor", text, live.task_id, facts))
 
     def _lean_inputs(self, live: LiveWorker, spec: RoleSpec, now: float) -> dict[str, str]:
         """The lean worker cannot build its prompt: write it for it (not fsynced: scratch)."""
