@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 
 import pytest
 
@@ -102,3 +104,29 @@ def test_an_agent_that_cannot_start_is_a_warning_for_check_and_an_error_for_run(
     assert run.returncode == 1
     assert f"{root}/role-specs/a.md: role a: agent `{script}` has no `#!` line" in run.stderr
     assert not (root / "tasks").exists()  # refused before anything was written
+
+
+def test_msg_imports_no_typer_rich_or_executor(tmp_path):
+    code = (
+        "import sys\n"
+        "from teamexec.cli.entry import main\n"
+        "try:\n"
+        "    main(['msg', 'progress', '--summary', 'half'])\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+        "heavy = [m for m in ('typer', 'rich', 'pydantic', 'teamexec.executor.engine', 'yaml')\n"
+        "         if m in sys.modules]\n"
+        "print('heavy:', heavy)\n"
+    )
+    env = {
+        **os.environ,
+        "TEAMEXEC_INBOX": str(tmp_path / ".msg" / "inbox"),
+        "TEAMEXEC_ROLE": "a",
+        "TEAMEXEC_TASK_ID": "A-001",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "heavy: []" in result.stdout
+    assert len(list((tmp_path / ".msg" / "inbox").glob("*.json"))) == 1
