@@ -345,7 +345,9 @@ def demo(
         )
         code = execute(request, reporter)
         reporter.line(f"[executor] look at it: teamexec check {root}")
-        reporter.line(f"[executor] the report as a page: teamexec report {root} --html report.html")
+        reporter.line(
+            f"[executor] the report as a page: teamexec report {root} --html {root}/report.html"
+        )
         return code
 
     _guard(debug, action, json_out=json_out)

@@ -126,3 +126,20 @@ def test_the_report_page_shows_the_timeline_in_a_browser(tmp_path):
     timeline = rows[100:400]  # below the title, where the lanes are drawn
     assert count_colour(timeline, GREEN) > 2000, "no completed bars visible"
     assert count_colour(timeline, RED) > 100, "no failed bar visible"
+
+
+@pytest.mark.slow
+def test_the_demo_report_shows_its_timeline(tmp_path):
+    browser()
+    root = tmp_path / "demo"
+    demo = teamexec("demo", str(root))
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    page = root / "report.html"
+    assert teamexec("report", str(root), "--html", str(page)).returncode == 0
+    dom = headless(tmp_path, "--dump-dom", page.as_uri())
+    assert dom.stdout.count('data-outcome="completed"') == 6
+    assert '<svg id="timeline"' in dom.stdout and "slot 0" in dom.stdout
+    shot = tmp_path / "demo.png"
+    headless(tmp_path, f"--screenshot={shot}", "--window-size=1100,700", page.as_uri())
+    _width, _height, rows = png_pixels(shot)
+    assert count_colour(rows[100:400], GREEN) > 3000  # six bars drawn in the lanes
