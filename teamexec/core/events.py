@@ -36,6 +36,9 @@ class EventKind(StrEnum):
     SPEC_INVALID = "spec_invalid"
     STATE_CORRUPT = "state_corrupt"
     WARNING = "warning"
+    RATE_LIMITED = "rate_limited"  # data: agent_kind, until (epoch seconds)
+    BUDGET = "budget"  # data: spent_usd, spent_tokens
+    EVIDENCE = "evidence"  # data: missing (paths)
 
 
 @dataclass(frozen=True)

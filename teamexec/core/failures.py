@@ -44,6 +44,9 @@ class FailureKind(StrEnum):
     TIMEOUT = "timeout"
     STALLED = "stalled"
     CRASHED = "crashed"
+    RATE_LIMITED = "rate_limited"  # a condition of the agent kind: not counted (PROTOCOL §10)
+    CONTEXT_OVERFLOW = "context_overflow"  # retried in a new conversation, never resumed
+    NO_EVIDENCE = "no_evidence"  # exited 0 without its deliverable, evidence: require (§7)
 
 
 def _matches(patterns: Sequence[str], text: str) -> bool:

@@ -15,11 +15,13 @@ timeouts and stalls.  Every status change goes through transitions.move.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from teamexec.core import attempts
+from teamexec.core import attempt, attempts
+from teamexec.core.agentout import AgentRun
+from teamexec.core.attempt import AttemptFacts
 from teamexec.core.events import Event, EventKind
 from teamexec.core.failures import FailureKind, backoff_s, classify
 from teamexec.core.model import Message, MessageData, RoleSpec, Session, Task, TaskStatus, iso
@@ -47,6 +49,7 @@ class Verdict:
     pause: bool = False
     wisdom_issue: str | None = None  # a paragraph for wisdom/issues.md
     deferred: bool = False  # leave in the inbox and look again later
+    run: AgentRun | None = None  # the ended attempt's agent output (rate limits, spending)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class Context:
     now: float
     backoff_scale: float = 1.0
     artifact_exists: Callable[[str], bool] = lambda _path: True
+    # what the attempt's log and deliverables say (attempt.py); None where nobody looked
+    facts: Callable[[Task, Mapping[str, Any]], AttemptFacts | None] = lambda _task, _data: None
 
 
 def reject(reason: str) -> Verdict:
@@ -138,20 +143,50 @@ def _elapsed(reported: Any, done: Task) -> str:
     return f" ({seconds:.1f} s)" if seconds is not None else ""
 
 
-def _complete(message: Message, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
+def _complete(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
     sender = message["from"]
+    data = message["data"]
     if task.status is TaskStatus.COMPLETED:
-        return Verdict(accepted=True)  # seen before: completion is idempotent
+        # seen before: completion is idempotent; the agent's figures may come later
+        # (a team_msg completion precedes the worker's own report at exit)
+        facts = ctx.facts(task, data)
+        if facts is None or facts.run is None or not facts.run.found:
+            return Verdict(accepted=True)
+        recorded = attempt.record(task, replace(facts, evidence=None), now=ctx.now)
+        changed = recorded.data != task.data
+        return Verdict(accepted=True, updates={task.id: recorded} if changed else {}, run=None)
     if task.status is TaskStatus.DELETED:
         return Verdict(accepted=True)  # the coordinator removed it: a late report changes nothing
-    artifact = message["data"].get("artifact")
+    artifact = data.get("artifact")
     artifact = artifact if isinstance(artifact, str) and artifact else None
     if artifact is not None and not ctx.artifact_exists(artifact):
         return Verdict(accepted=False, deferred=True, reason=f"artifact {artifact} not found yet")
-    done = complete_task(task, artifact=artifact, now=ctx.now)
-    elapsed = _elapsed(message["data"].get("duration_s"), done)
-    event = Event(EventKind.COMPLETED, sender, f"{task.id} complete{elapsed}", task.id)
-    return Verdict(accepted=True, updates={task.id: done}, events=(event,))
+    facts = ctx.facts(task, data)
+    run = facts.run if facts is not None else None
+    why = attempt.failure(facts) if task.status is TaskStatus.IN_PROGRESS else None
+    if why is not None:
+        kind, reason = why
+        updated, event = fail_attempt(
+            attempt.record(task, facts, now=ctx.now),
+            kind=kind,
+            reason=reason,
+            log_tail=str(data.get("log_tail") or ""),
+            spec=spec,
+            now=ctx.now,
+            backoff_scale=ctx.backoff_scale,
+        )
+        return Verdict(accepted=True, updates={task.id: updated}, events=(event,), run=run)
+    done = attempt.record(complete_task(task, artifact=artifact, now=ctx.now), facts, now=ctx.now)
+    elapsed = _elapsed(data.get("duration_s"), done)
+    events = [Event(EventKind.COMPLETED, sender, f"{task.id} complete{elapsed}", task.id)]
+    missing = done.metadata.get("evidence_missing")
+    if missing:
+        text = (
+            f"{task.id} completed without a deliverable written during the attempt "
+            f"(expected {', '.join(str(m) for m in missing)})"
+        )
+        events.append(Event(EventKind.EVIDENCE, "executor", text, task.id, {"missing": missing}))
+    return Verdict(accepted=True, updates={task.id: done}, events=tuple(events), run=run)
 
 
 def _partial(message: Message, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
@@ -176,7 +211,12 @@ def fail_attempt(
     now: float,
     backoff_scale: float = 1.0,
 ) -> tuple[Task, Event]:
-    """Count a failed attempt: back to pending with a back-off, or ``failed``."""
+    """Count a failed attempt: back to pending with a back-off, or ``failed``.
+
+    A rate-limited attempt is not counted against ``max_retries`` (the limit is
+    the agent kind's, PROTOCOL §10): the task goes back to pending at once and
+    the rate-limit gate holds its next spawn until the reset.
+    """
     attempt = task.attempts
     counted = task.attempts_since_reset  # the retry budget starts again after a reset
     max_retries = spec.max_retries if spec is not None else 2
@@ -191,6 +231,26 @@ def fail_attempt(
     if log is not None:
         history[attempts.KEY] = log
     where = f"log {attempts.log_name(task.id, attempt)}"
+    if kind is FailureKind.RATE_LIMITED:
+        limited = task.metadata.get("rate_limited")
+        count = (limited if isinstance(limited, int) else 0) + 1
+        waiting = move(
+            task,
+            TaskStatus.PENDING,
+            Reason.RATE_LIMITED,
+            now=now,
+            last_error=last_error,
+            retry_at=None,
+            rate_limited=count,
+            **history,
+        )
+        text = (
+            f"{task.id} attempt {attempt} {reason}: not counted; waits for the limit's reset "
+            f"({where})"
+        )
+        return waiting, Event(EventKind.RETRY, source, text, task.id)
+    limited = task.metadata.get("rate_limited")
+    counted -= limited if isinstance(limited, int) else 0  # §10: a limit is no failed try
     if kind is FailureKind.PERMANENT or counted > max_retries:
         why = "permanent failure" if kind is FailureKind.PERMANENT else "retries exhausted"
         failed = move(
@@ -223,27 +283,37 @@ def fail_attempt(
     return retried, Event(EventKind.RETRY, source, text, task.id, data)
 
 
-def _error(message: Message, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
+def _error(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:
     data = message["data"]
-    attempt = _attempt_of(data)
+    number = _attempt_of(data)
+    facts = ctx.facts(task, data)
+    facts = replace(facts, evidence=None) if facts is not None else None
     if task.status is not TaskStatus.IN_PROGRESS or (
-        attempt is not None and attempt != task.attempts
+        number is not None and number != task.attempts
     ):
-        return Verdict(accepted=True)  # an older attempt, or applied before
+        # an older attempt, or applied before: its spending is still recorded
+        recorded = attempt.record(task, facts, now=ctx.now)
+        changed = recorded.data != task.data
+        return Verdict(accepted=True, updates={task.id: recorded} if changed else {})
     tail = data.get("log_tail") or ""
     tail = tail if isinstance(tail, str) else "\n".join(str(x) for x in tail)
     code = data.get("exit_code")
     reason = message.get("summary") or (f"exit code {code}" if code is not None else "error")
+    kind = FailureKind.UNKNOWN
+    said = attempt.run_failure(facts.run if facts is not None else None)
+    if said is not None and said[0] in (FailureKind.RATE_LIMITED, FailureKind.CONTEXT_OVERFLOW):
+        kind, reason = said[0], f"{said[1]} ({reason})"
     updated, event = fail_attempt(
-        task,
-        kind=FailureKind.UNKNOWN,
+        attempt.record(task, facts, now=ctx.now),
+        kind=kind,
         reason=str(reason),
         log_tail=f"{tail}\n{message.get('summary', '')}",
         spec=spec,
         now=ctx.now,
         backoff_scale=ctx.backoff_scale,
     )
-    return Verdict(accepted=True, updates={task.id: updated}, events=(event,))
+    run = facts.run if facts is not None else None
+    return Verdict(accepted=True, updates={task.id: updated}, events=(event,), run=run)
 
 
 def _progress(message: Message, task: Task, spec: RoleSpec | None, ctx: Context) -> Verdict:

@@ -138,6 +138,9 @@ class ExecutorConfig:
     worker: str = "python"  # the built-in worker: "python" (full) or "sh" (lean)
     claude_task_list: bool = True  # mirror tasks into a Claude Code task list (§5)
     schedule: Schedule = Schedule.CRITICAL_PATH
+    budget_usd: float | None = None  # the run's spending cap (PROTOCOL §10); None: no cap
+    budget_tokens: int | None = None
+    evidence: str = "warn"  # warn | require | off (PROTOCOL §7)
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,10 @@ class RoleSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     transient_patterns: tuple[str, ...] | None = None  # None: built-in list
     permanent_patterns: tuple[str, ...] | None = None
+    agent_kind: str | None = None  # claude | codex | gemini | plain; None: from the argv
+    max_budget_usd: float | None = None  # one attempt's cap, passed to agents that take one
+    resume_on_retry: bool = True  # a retry continues the failed attempt's conversation
+    evidence: str | None = None  # overrides executor.evidence for this role
     frontmatter: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -38,6 +38,7 @@ class Reason(StrEnum):
     LISTED_COMPLETED = "listed in completed_tasks"
     RECORDED_ELSEWHERE = "completed in a Claude task list or messages.jsonl"
     RETRY = "retry: the attempt failed"
+    RATE_LIMITED = "rate-limited: waits for the agent's reset, not counted"
     EXHAUSTED = "failed: retries exhausted"
     PERMANENT = "failed: permanent failure"
     INTERRUPTED = "interrupted: its worker is gone"
@@ -66,6 +67,8 @@ ALLOWED: Mapping[tuple[TaskStatus, TaskStatus], frozenset[Reason]] = {
     (R, P): frozenset(
         {
             Reason.RETRY,
+            # the agent kind hit a rate limit (§10): the attempt is not counted
+            Reason.RATE_LIMITED,
             Reason.INTERRUPTED,
             Reason.ORPHANED,
             Reason.OWN_DEAD_CLAIM,

@@ -43,7 +43,7 @@ from teamexec.validation.nearmiss import near_miss
 PHASE_RE = re.compile(r"^##\s+Phase\s+([234])(?!\d)", re.IGNORECASE)
 FENCE_RE = re.compile(r"^\s{0,3}(```|~~~)")
 YAML_TAG = "tag:yaml.org,2002:"
-NUMBER_KEYS = ("timeout_s", "stall_after_s")
+NUMBER_KEYS = ("timeout_s", "stall_after_s", "max_budget_usd")
 
 _SAFE = SafeConstructor()
 _SCALARS: dict[str, Callable[[yaml.ScalarNode], Any]] = {
@@ -313,6 +313,12 @@ def build_spec(front: Mapping[str, Any], *, body: str, rel_path: str) -> RoleSpe
         env={str(k): str(v) for k, v in (front.get("env") or {}).items()},
         transient_patterns=_strings_or_none(front.get("transient_patterns")),
         permanent_patterns=_strings_or_none(front.get("permanent_patterns")),
+        agent_kind=front.get("agent_kind"),
+        max_budget_usd=(
+            float(front["max_budget_usd"]) if front.get("max_budget_usd") is not None else None
+        ),
+        resume_on_retry=bool(front.get("resume_on_retry", True)),
+        evidence=front.get("evidence"),
         frontmatter=front,
     )
 

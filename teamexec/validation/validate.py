@@ -501,6 +501,7 @@ def executor_issues(team: _Doc) -> None:
 def executor_config(raw: Any) -> ExecutorConfig:
     """The ``executor`` object of a team-session.json that passed validation."""
     raw = raw if isinstance(raw, dict) else {}
+    budget = raw.get("budget") if isinstance(raw.get("budget"), dict) else {}
     return ExecutorConfig(
         max_workers=int(raw.get("max_workers", 4)),
         orphan_after_s=float(raw.get("orphan_after_s", 300)),
@@ -509,7 +510,16 @@ def executor_config(raw: Any) -> ExecutorConfig:
         worker=raw.get("worker", "python"),
         claude_task_list=raw.get("claude_task_list", True) is not False,
         schedule=Schedule(raw.get("schedule", Schedule.CRITICAL_PATH.value)),
+        budget_usd=_number(budget.get("usd")),
+        budget_tokens=int(budget["tokens"]) if _number(budget.get("tokens")) is not None else None,
+        evidence=str(raw.get("evidence", "warn")),
     )
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
 
 
 # ------------------------------------------------------------------ entry point
