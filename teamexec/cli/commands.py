@@ -186,6 +186,22 @@ def finish(
 ) -> int:
     paths, session = engine.paths, engine.session
     hint = f"teamexec resume {paths.root}"
+    if outcome.paused_by == "budget" and not outcome.interrupted:
+        # §10: say what was spent and how to go on; exit 1 like any pause that needs the user
+        spent = engine.agents.budget_note or "the budget is spent"
+        reporter.line(
+            f"[executor] paused: {spent}. No new workers were started; running ones finished. "
+            f"Raise executor.budget in team-session.json, then: {hint}"
+        )
+        reporter.summary(
+            {
+                "status": "paused",
+                "reason": "budget",
+                "spent": engine.agents.spent.as_dict(),
+                "session": str(paths.root),
+            }
+        )
+        return 1
     if outcome.interrupted or outcome.paused_by:
         why = "interrupted" if outcome.interrupted else f"paused ({outcome.paused_by})"
         detail = "workers left running for resume" if outcome.detached else "session paused"

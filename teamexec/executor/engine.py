@@ -51,6 +51,7 @@ from teamexec.core.reconcile import (
 )
 from teamexec.core.schedule import PipelineState, Stuck
 from teamexec.core.tasktable import TaskTable
+from teamexec.executor.agents import AgentDesk
 from teamexec.executor.liveness import Liveness
 from teamexec.executor.pool import LiveWorker, WorkerLifecycle
 from teamexec.executor.shared import SharedFiles
@@ -148,6 +149,14 @@ class Engine(SharedFiles, WorkerLifecycle):
             history = report_role_means(read_previous_report(paths))
             self.priorities = CriticalPath(history)
         self._init_shared()
+        self.agents = AgentDesk(
+            paths=paths,
+            session=session,
+            specs=self.specs,
+            agent_for=self.agent_for,
+            emit=emit,
+            now=time.time(),
+        )
 
     # ----------------------------------------------------------------- setup
     def _agent_cwd(self) -> Path:
@@ -312,6 +321,7 @@ class Engine(SharedFiles, WorkerLifecycle):
         if rec.pause:
             self.pause_reason = PauseReason.CONSENSUS
         self.recheck_at = rec.recheck_at
+        self.agents.count_spent(self.tasks.values())
         data = dict(rec.session_data)
         data["status"] = SessionStatus.ACTIVE.value
         self.session_file.write(data)
@@ -393,14 +403,7 @@ class Engine(SharedFiles, WorkerLifecycle):
         # after the listing: what a worker logged or set in the Claude list before it
         # reported or exited is applied before its report and its exit (shared.py)
         self.follow_signals(now)
-        ctx = Context(
-            session=self.session,
-            specs=self.specs,
-            tasks=self.tasks,  # refreshed and updated in place as messages apply
-            now=now,
-            backoff_scale=self.options.backoff_scale,
-            artifact_exists=self._artifact_exists,
-        )
+        ctx = self.context(now)  # its tasks are refreshed and updated in place as messages apply
         settled: list[tuple[str, Any, Verdict]] = []
         for item in in_order(items):
             if item.message is not None:
@@ -424,6 +427,18 @@ class Engine(SharedFiles, WorkerLifecycle):
             self._settle_messages(settled, now)
         elif self.meta_dirty:
             self._settle_messages([], now)
+
+    def context(self, now: float) -> Context:
+        """What a message is judged against, the attempt's agent output included (§10)."""
+        return Context(
+            session=self.session,
+            specs=self.specs,
+            tasks=self.tasks,
+            now=now,
+            backoff_scale=self.options.backoff_scale,
+            artifact_exists=self._artifact_exists,
+            facts=self.agents.facts,
+        )
 
     def _add_log_tail(self, message: Any) -> None:
         """An error report without the log's last lines (the lean worker's) gets them here."""
@@ -475,6 +490,7 @@ class Engine(SharedFiles, WorkerLifecycle):
         data = message.get("data") if isinstance(message, dict) else None
         if not isinstance(data, dict):
             return
+        self.agents.attempt_ended(verdict.run, now=now)
         live = self.running.get(str(data.get("worker_id", "")))
         if live is None:
             live = next(
@@ -483,6 +499,8 @@ class Engine(SharedFiles, WorkerLifecycle):
         if live is None:
             return
         live.last_beat = now
+        if message.get("type") == "progress":
+            self.agents.heard_from(live.worker_id, live.role, now)
         task_id = str(data.get("task_id"))
         task = self.tasks.get(task_id)
         if task_id != live.task_id and task is not None and task.claimed_by == live.worker_id:
@@ -530,6 +548,10 @@ class Engine(SharedFiles, WorkerLifecycle):
         data = dict(self.session_file.data)
         data["completed_tasks"] = completed_union(data.get("completed_tasks") or (), self.tasks)
         pipeline_counters(data, self.tasks, [w.entry() for w in self.running.values()])
+        if self.agents.gates or "rate_limits" in data:  # §10: check and a resume see it
+            data["rate_limits"] = self.agents.rate_limits_json()
+            if not data["rate_limits"]:
+                del data["rate_limits"]
         if status is not None:
             data["status"] = status.value
         self._write_session(data, durable=durable or status is not None)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from teamexec.core import attempts
+from teamexec.core import attempt, attempts
 from teamexec.core.errors import StateCorrupt
 from teamexec.core.events import Event, EventKind
 from teamexec.core.failures import FailureKind
@@ -28,6 +28,7 @@ from teamexec.core.priority import CriticalPath
 from teamexec.core.readiness import ready_tasks
 from teamexec.core.schedule import Running, Spawn, next_retry, plan_spawns
 from teamexec.core.transitions import Reason, move
+from teamexec.core.usage import over_budget
 from teamexec.executor import spawn
 from teamexec.executor.liveness import Liveness
 from teamexec.storage import safeopen
@@ -40,6 +41,7 @@ from teamexec.worker.crashpoints import crash_point
 from teamexec.worker.prompt import build_prompt
 
 if TYPE_CHECKING:
+    from teamexec.executor.agents import AgentDesk
     from teamexec.executor.engine import RunOptions
     from teamexec.executor.monitor import Monitor
 
@@ -97,6 +99,8 @@ class WorkerLifecycle:
     trace: Trace
     recheck_at: float | None
     priorities: CriticalPath | None
+    agents: AgentDesk
+    pause_reason: str | None
 
     if TYPE_CHECKING:  # provided by Engine
 
@@ -113,15 +117,20 @@ class WorkerLifecycle:
         self, tasks: dict[str, Task], running: list[Running], now: float
     ) -> list[Spawn]:
         """What to start now, given these tasks and these running workers."""
-        return plan_spawns(
+        runnable = self.runnable_roles()
+        closed = self.agents.closed_kinds(now)  # rate-limited agent kinds start nothing (§10)
+        if closed:
+            runnable = {r for r in runnable if self.agents.kind(r).value not in closed}
+        plan = plan_spawns(
             tasks=tasks,
             specs=self.specs,
             running=running,
             max_workers=self.max_workers,
             now=now,
-            runnable_roles=self.runnable_roles(),
+            runnable_roles=runnable,
             ranks=None if self.priorities is None else self.priorities.ranks(tasks),
         )
+        return self.agents.admit(plan, now)
 
     def worker_exited(self, worker_id: str, code: int | None, now: float) -> None:
         """Account for a worker that is gone: any task it still holds failed (a crash)."""
@@ -141,8 +150,13 @@ class WorkerLifecycle:
             else:
                 reason = f"attempt {kind.value}, killed"
             tail = self._log_tail(task_id, task.attempts)
+            facts = self.agents.facts(task, {})
+            said = attempt.run_failure(facts.run if facts is not None else None)
+            if said is not None and said[0] is FailureKind.RATE_LIMITED:
+                kind, reason = said
+            self.agents.attempt_ended(facts.run if facts is not None else None, now=now)
             updated, event = fail_attempt(
-                task,
+                attempt.record(task, facts, now=now),
                 kind=kind,
                 reason=reason,
                 log_tail=tail,
@@ -238,6 +252,9 @@ class WorkerLifecycle:
         retry = next_retry(self.tasks, now)
         if retry is not None:
             wake = min(wake, retry)
+        gate = self.agents.wake_at(now)  # a rate limit's reset, a probe's clearing (§10)
+        if gate is not None:
+            wake = min(wake, gate)
         if self.recheck_at is not None:  # a young orphan comes of age (§8)
             wake = min(wake, self.recheck_at)
         return wake
@@ -246,6 +263,17 @@ class WorkerLifecycle:
         running = [Running(w.worker_id, w.role, w.task_id) for w in self.running.values()]
         plan = self.next_spawns(self.tasks, running, now)
         if not plan:
+            return
+        spent = over_budget(self.agents.spent, self.session.executor)
+        if spent is not None:  # §10: no new spawns; running workers finish, then pause
+            self.pause_reason = "budget"
+            self.budget_spent = spent
+            text = f"budget spent: {spent}; no new workers, running ones finish"
+            data = {
+                "spent_usd": self.agents.spent.cost_usd,
+                "spent_tokens": self.agents.spent.tokens,
+            }
+            self.emit(Event(EventKind.BUDGET, "executor", text, data=data))
             return
         self.flush_tasks()
         claimed: list[LiveWorker] = []
@@ -285,6 +313,9 @@ class WorkerLifecycle:
     def _start(self, live: LiveWorker, now: float) -> None:
         spec = self.specs[live.role]
         agent = self.agent_for(live.role)
+        kind, resume = self.agents.command(live.role, self.tasks[live.task_id])
+        if agent is not None:  # the role's per-attempt budget goes on the agent's own line
+            agent = attempt.agent_command(kind, agent, spec=spec, resume=None)
         env = spawn.worker_env(
             base=self.options.env,
             session=self.session,
@@ -298,12 +329,17 @@ class WorkerLifecycle:
             cwd=self.cwd,
         )
         env.update(self.claude_env(live.role))
+        env["TEAMEXEC_AGENT_KIND"] = kind.value
+        if resume:  # the worker continues this conversation (claude --resume, codex resume)
+            env["TEAMEXEC_RESUME_SESSION"] = resume
         log_path = self.paths.log_file(live.task_id, live.attempt)
         argv: tuple[str, ...]
         if spec.worker is not None:
             argv = spec.worker
         elif self.session.executor.worker == "sh" and not spec.inner_loop and agent:
-            argv = spawn.lean_worker_argv(agent)
+            argv = spawn.lean_worker_argv(
+                attempt.agent_command(kind, agent, spec=spec, resume=resume)
+            )
             env.update(self._lean_inputs(live, spec, now))
         else:
             argv = spawn.BUILTIN_WORKER
@@ -315,6 +351,7 @@ class WorkerLifecycle:
             return
         crash_point("spawn")
         self.trace("spawn", task=live.task_id, pid=proc.pid)
+        self.agents.spawned(live.role, live.worker_id, now)
         live.pid = proc.pid
         live.pid_started_at = self.liveness.process_start_time(proc.pid)
         if self.monitor is not None:

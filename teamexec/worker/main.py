@@ -14,7 +14,8 @@ TEAMEXEC_SESSION, TEAMEXEC_ROLE, TEAMEXEC_TASK_ID, TEAMEXEC_WORKER_ID and
 TEAMEXEC_INBOX are required; TEAMEXEC_SESSION_ID, TEAMEXEC_ROLE_SPEC,
 TEAMEXEC_ATTEMPT, TEAMEXEC_AGENT_ARGV, TEAMEXEC_CWD, TEAMEXEC_TASK_LIST,
 TEAMEXEC_INNER_LOOP, TEAMEXEC_ROLES, TEAMEXEC_LOG_TAIL_LINES,
-TEAMEXEC_TEAM_NAME and TEAMEXEC_REQUIREMENT are optional.
+TEAMEXEC_TEAM_NAME, TEAMEXEC_REQUIREMENT, TEAMEXEC_AGENT_KIND and
+TEAMEXEC_RESUME_SESSION (the conversation to continue) are optional.
 
 Standard library only (``teamexec.storage.store`` is imported by the inner loop
 alone): the worker starts once per task, so its start-up is overhead.
@@ -87,6 +88,10 @@ class Worker:
         self.cwd = env.get("TEAMEXEC_CWD") or os.getcwd()
         self.inner_loop = env.get("TEAMEXEC_INNER_LOOP") == "1"
         self.tail_lines = _int(env.get("TEAMEXEC_LOG_TAIL_LINES"), DEFAULT_LINES)
+        self.kind = env.get("TEAMEXEC_AGENT_KIND") or "plain"
+        # the conversation the next agent run continues (PROTOCOL §7, §10): the executor's
+        # choice for a retry, then, in an inner loop, the previous task's conversation
+        self.resume = env.get("TEAMEXEC_RESUME_SESSION") or None
         self.child: subprocess.Popen[bytes] | None = None
         self.stopped_by: int | None = None
 
@@ -173,7 +178,7 @@ class Worker:
         Raises ``CannotStart`` when the agent never ran.  Returns at once,
         without starting it, when the worker is already being stopped.
         """
-        argv = _agent_argv(self.env.get("TEAMEXEC_AGENT_ARGV"))
+        argv = self.agent_argv()
         prompt = self.prompt_for(task_id).encode("utf-8")
         env = dict(self.env, TEAMEXEC_TASK_ID=task_id, TEAMEXEC_ATTEMPT=str(attempt))
         if self.stopped_by is not None:
@@ -200,6 +205,30 @@ class Worker:
         code = self.child.returncode
         self.child = None
         return code
+
+    def agent_argv(self) -> list[str]:
+        argv = _agent_argv(self.env.get("TEAMEXEC_AGENT_ARGV"))
+        if self.resume and self.kind in ("claude", "codex"):
+            # imported only here: a plain agent's worker never pays for the parser
+            from teamexec.core.agentout import AgentKind, continue_argv
+
+            return list(continue_argv(AgentKind(self.kind), argv, self.resume) or argv)
+        return argv
+
+    def conversation_of(self, log_path: Path) -> str | None:
+        """The conversation an agent run left in its log, unless it overflowed its context."""
+        if self.kind not in ("claude", "codex"):
+            return None
+        from teamexec.core.agentout import AgentKind, parse
+
+        try:  # the result is at the end (a codex thread longer than this starts afresh)
+            text = safeopen.read_tail(log_path, 8 << 20, root=self.session).decode(
+                "utf-8", "replace"
+            )
+        except OSError:
+            return None
+        run = parse(AgentKind(self.kind), text)
+        return None if run.context_overflow else run.session_id
 
     def do_task(self, task_id: str, attempt: int) -> bool | None:
         """Run and report one task: True ok, False failed, None when stopped by a signal."""
@@ -289,6 +318,8 @@ class Worker:
             all_ok = all_ok and bool(outcome)
             if self.stopped_by is not None or not self.inner_loop:
                 break
+            # the next task continues this one's conversation: context accumulates
+            self.resume = self.conversation_of(self.session / "logs" / f"{task_id}.{attempt}.log")
             following = self.claim_next()
             if following is None:
                 break
