@@ -14,6 +14,7 @@ from typing import Any
 from teamexec.core import attempts
 from teamexec.core.model import Task, TaskStatus, iso, task_sort_key
 from teamexec.core.schedule import Stuck
+from teamexec.core.usage import task_usage, totals
 
 
 def task_duration(task: Task, tracked: Mapping[str, float]) -> float | None:
@@ -48,6 +49,8 @@ def build_report(
             "attempts": task.attempts,
             "duration_s": duration,
             "artifact": task.metadata.get("artifact"),
+            "usage": task_usage(task).as_dict() if "runs" in task.metadata else None,
+            "evidence_missing": _missing(task),
         }
         history = attempts.entries(task.metadata)
         if history:
@@ -70,8 +73,29 @@ def build_report(
         "parallel_speedup": round(busy / wall, 2) if tracked else None,
         "peak_worker_rss_kb": peak_rss_kb,
         "tasks": rows,
+        "usage": totals(live),
+        "evidence_missing": [row["id"] for row in rows if row["evidence_missing"]],
         "stuck": [_stuck_row(s, tasks.get(s.task_id)) for s in stuck],
     }
+
+
+def _missing(task: Task) -> list[str] | None:
+    """The deliverables a task completed without (``evidence: warn``), or None."""
+    missing = task.metadata.get("evidence_missing")
+    if task.status is not TaskStatus.COMPLETED or not isinstance(missing, list) or not missing:
+        return None
+    return [str(m) for m in missing]
+
+
+def usage_line(usage: Mapping[str, Any]) -> str | None:
+    """``Spent: $0.4200, 12 attempt(s), 34500 tokens`` (None: nothing recorded)."""
+    run = usage.get("run") if isinstance(usage, Mapping) else None
+    if not isinstance(run, Mapping) or not run.get("runs"):
+        return None
+    text = f"Spent: ${run['cost_usd']:.4f}, {run['runs']} attempt(s), {run['tokens']} tokens"
+    if run.get("rate_limited"):
+        text += f", {run['rate_limited']} rate-limited (not counted)"
+    return text
 
 
 def _stuck_row(stuck: Stuck, task: Task | None) -> dict[str, Any]:
@@ -136,7 +160,14 @@ def report_lines(
             if row.get("log"):
                 body.append(f"    log: {Path(session_path) / row['log']}")
             body.extend(f"    | {line}" for line in row["last_lines"])
+    missing = [r for r in report["tasks"] if r.get("evidence_missing")]
+    if missing:
+        body.append("Completed without a deliverable written during the attempt:")
+        body.extend(f"- {r['id']}: expected {', '.join(r['evidence_missing'])}" for r in missing)
     body.append(f"Roles: {', '.join(roles)}")
+    spent = usage_line(report.get("usage") or {})
+    if spent:
+        body.append(spent)
     speedup = report["parallel_speedup"]
     how = f"parallel speedup {speedup}x" if speedup is not None else "no task ran in this execution"
     body.append(f"Duration: {report['duration_s']:.1f} s ({how})")

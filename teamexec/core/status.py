@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from teamexec.core import attempts, dag
+from teamexec.core import attempts, dag, ratelimit
 from teamexec.core.agentcmd import NO_AGENT
 from teamexec.core.errors import CycleError
-from teamexec.core.model import Session, Task, TaskStatus, parse_iso, task_sort_key
+from teamexec.core.model import Session, Task, TaskStatus, iso, parse_iso, task_sort_key
 from teamexec.core.priority import expected_durations, remaining_paths, role_means
 from teamexec.core.readiness import iter_ready
 from teamexec.core.reconcile import (
@@ -22,6 +22,8 @@ from teamexec.core.reconcile import (
     merge_completions,
     merge_external,
 )
+from teamexec.core.report import usage_line
+from teamexec.core.usage import totals
 
 MARKS = {
     "completed": "✓",
@@ -143,6 +145,7 @@ def build_status(
         "schedule": schedule,
         "warnings": warnings,
         "executor": dict(locked_by) if locked_by else None,
+        **agent_view(session, tasks, now=now),
     }
 
 
@@ -160,6 +163,30 @@ def _why(task: Task, now: float) -> dict[str, Any]:
         if retry_at is not None and retry_at > now:
             extra["retry_in_s"] = round(retry_at - now, 1)
     return extra
+
+
+def agent_view(session: Session, tasks: Mapping[str, Task], *, now: float) -> dict[str, Any]:
+    """What the agents spent, which agent kinds wait out a rate limit, what lacks evidence."""
+    gates = ratelimit.from_json(session.data.get("rate_limits"), now=now)
+    executor = session.executor
+    budget = {"usd": executor.budget_usd, "tokens": executor.budget_tokens}
+    return {
+        "usage": totals(tasks.values()),
+        "budget": budget if any(v is not None for v in budget.values()) else None,
+        "rate_limits": [
+            {"agent_kind": kind, "until": iso(gate.until), "reason": gate.reason}
+            for kind, gate in sorted(gates.items())
+        ],
+        "rate_limit_lines": ratelimit.describe(gates, now=now),
+        "evidence_missing": sorted(
+            (t.id for t in tasks.values() if _without_evidence(t)), key=task_sort_key
+        ),
+    }
+
+
+def _without_evidence(task: Task) -> bool:
+    missing = task.metadata.get("evidence_missing")
+    return task.status is TaskStatus.COMPLETED and isinstance(missing, list) and bool(missing)
 
 
 def _elapsed(seconds: float | None) -> str:
@@ -224,5 +251,27 @@ def status_lines(view: Mapping[str, Any]) -> list[str]:
             f"Failed: {', '.join(r['id'] for r in failed)} — retry with: "
             f"teamexec resume {view['session']} --retry-failed"
         )
+
+    lines.extend(_agent_lines(view))
     lines.extend(view["warnings"])
+    return lines
+
+
+def _agent_lines(view: Mapping[str, Any]) -> list[str]:
+    lines = []
+    spent = usage_line(view.get("usage") or {})
+    budget = view.get("budget")
+    if spent or budget:
+        text = spent or "Spent: nothing recorded yet"
+        if budget:
+            caps = [f"${budget['usd']:g}" if budget.get("usd") is not None else None]
+            caps.append(f"{budget['tokens']} tokens" if budget.get("tokens") is not None else None)
+            text += f" (budget {', '.join(c for c in caps if c)})"
+        lines.append(text)
+    lines.extend(f"Rate limit: {line}" for line in view.get("rate_limit_lines") or ())
+    if view.get("evidence_missing"):
+        lines.append(
+            "Completed without a deliverable written during the attempt: "
+            + ", ".join(view["evidence_missing"])
+        )
     return lines
