@@ -48,10 +48,18 @@ def evidence_mode(spec: RoleSpec | None, executor: ExecutorConfig) -> EvidenceMo
         return EvidenceMode.WARN
 
 
-def expected_deliverables(declared: Sequence[str], reported: str | None) -> tuple[str, ...]:
-    """Session-relative paths: a capability's ``artifacts`` name files in ``artifacts/``."""
+def expected_deliverables(
+    declared: Sequence[str], reported: str | None, *, task_id: str = ""
+) -> tuple[str, ...]:
+    """Session-relative paths: a capability's ``artifacts`` name files in ``artifacts/``.
+
+    A capability's artifacts are shared by its tasks; when some of the names
+    mention the task's id (``impl-001-summary.md`` for IMPL-001), only those
+    are this task's, so a sibling running beside it is no evidence for it.
+    """
     paths: list[str] = []
-    for name in declared:
+    mine = [n for n in declared if task_id and task_id.lower() in str(n).lower()]
+    for name in mine or declared:
         text = str(name).strip()
         if not text:
             continue

@@ -101,7 +101,9 @@ class AgentDesk:
             declared = node.details.artifacts if node is not None else ()
             reported = data.get("artifact")
             expected = attempt.expected_deliverables(
-                declared, reported if isinstance(reported, str) and reported else None
+                declared,
+                reported if isinstance(reported, str) and reported else None,
+                task_id=task.id,
             )
             if expected:
                 started = parse_iso(task.metadata.get("started_at"))

@@ -175,3 +175,103 @@ def test_role_budget_is_passed_to_claude(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     (run,) = agent_runs(root)
     assert run["argv"][-2:] == ["--max-budget-usd", "1.5"]
+
+
+def test_budget_stops_spawning_pauses_and_resume_after_raising_it_runs_nothing_twice(tmp_path):
+    graph = {"A-001": [], "A-002": ["A-001"], "A-003": ["A-002"], "A-004": ["A-003"]}
+    behaviour = {"*": {"cost": 0.1}}
+    root = session(
+        tmp_path,
+        graph,
+        CLAUDE,
+        behaviour=behaviour,
+        executor={"max_workers": 1, "budget": {"usd": 0.25}},
+    )
+    result = teamexec("run", str(root), env=ENV)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "budget" in result.stdout and "$0.3000" in result.stdout
+    state = tasks(root)
+    assert [state[t]["status"] for t in sorted(graph)] == [
+        "completed",
+        "completed",
+        "completed",
+        "pending",
+    ]
+    assert json.loads((root / "team-session.json").read_text())["status"] == "paused"
+    same = teamexec("resume", str(root), env=ENV)  # the budget is still spent: nothing starts
+    assert same.returncode == 1 and len(agent_runs(root)) == 3
+    data = json.loads((root / "team-session.json").read_text())
+    data["executor"]["budget"]["usd"] = 1.0
+    (root / "team-session.json").write_text(json.dumps(data))
+    resumed = teamexec("resume", str(root), env=ENV)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    runs = agent_runs(root)
+    assert sorted(r["session_id"].split("-")[1] + r["session_id"].split("-")[2] for r in runs) == [
+        "A001",
+        "A002",
+        "A003",
+        "A004",
+    ]
+    assert report(root)["usage"]["run"]["cost_usd"] == pytest.approx(0.4)
+
+
+def declare_artifacts(root: Path, role: str, names: list[str]) -> None:
+    path = root / "task-analysis.json"
+    analysis = json.loads(path.read_text())
+    for capability in analysis["capabilities"]:
+        if capability["name"] == role:
+            capability["artifacts"] = names
+    path.write_text(json.dumps(analysis))
+
+
+def test_evidence_warn_lists_a_task_that_wrote_no_deliverable(tmp_path):
+    graph = {"A-001": [], "A-002": []}
+    behaviour = {"A-001": {"artifact": False}}
+    # one at a time: a placeholder name is matched by any new file in artifacts/
+    root = session(tmp_path, graph, CLAUDE, behaviour=behaviour, executor={"max_workers": 1})
+    declare_artifacts(root, "a", ["<task>.md"])
+    stale = root / "artifacts" / "old.md"  # written before the run: no evidence of this attempt
+    stale.parent.mkdir()
+    stale.write_text("old")
+    os.utime(stale, (1_000_000_000, 1_000_000_000))
+    result = teamexec("run", str(root), env=ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "A-001 completed without a deliverable" in result.stdout
+    assert report(root)["evidence_missing"] == ["A-001"]
+    view = json.loads(teamexec("check", str(root), "--json", env=ENV).stdout)
+    assert view["evidence_missing"] == ["A-001"]
+    assert "Completed without a deliverable" in teamexec("check", str(root), env=ENV).stdout
+
+
+def test_evidence_require_fails_the_attempt(tmp_path):
+    behaviour = {"A-001": {"artifact": False}}
+    root = session(
+        tmp_path,
+        {"A-001": [], "A-002": []},
+        CLAUDE,
+        behaviour=behaviour,
+        specs={"a": {"max_retries": 0}},
+        executor={"evidence": "require"},
+    )
+    declare_artifacts(root, "a", ["a-001.md", "a-002.md"])
+    result = teamexec("run", str(root), env=ENV)
+    assert result.returncode == 1
+    state = tasks(root)
+    assert state["A-001"]["status"] == "failed"
+    assert "no deliverable written" in state["A-001"]["metadata"]["last_error"]["reason"]
+    assert state["A-002"]["status"] == "completed"
+
+
+def test_evidence_off_checks_nothing(tmp_path):
+    root = session(
+        tmp_path,
+        {"A-001": []},
+        CLAUDE,
+        behaviour={"A-001": {"artifact": False}},
+        specs={"a": {"evidence": "off"}},
+        executor={"evidence": "require"},
+    )
+    declare_artifacts(root, "a", ["a-001.md"])
+    result = teamexec("run", str(root), env=ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert report(root)["evidence_missing"] == []
