@@ -66,6 +66,7 @@ class SharedFiles:
         def agent_for(self, role: str) -> tuple[str, ...] | None: ...
         def _note_worker(self, message: Any, verdict: Any, now: float) -> None: ...
         def _artifact_exists(self, artifact: str) -> bool: ...
+        def context(self, now: float) -> Context: ...
 
     # ----------------------------------------------------------------- setup
     def _init_shared(self) -> None:
@@ -164,15 +165,7 @@ class SharedFiles:
             owner=task.owner,
             success_type=spec.success_type if spec else None,
         )
-        ctx = Context(
-            session=self.session,
-            specs=self.specs,
-            tasks=self.tasks,
-            now=now,
-            backoff_scale=self.options.backoff_scale,
-            artifact_exists=self._artifact_exists,
-        )
-        verdict = apply_message(cast(Message, message), ctx)
+        verdict = apply_message(cast(Message, message), self.context(now))
         if verdict.deferred:
             if now - first_seen < LOG_DEFER_S:
                 self.log_deferred.append((first_seen, number, record))
