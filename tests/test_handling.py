@@ -186,3 +186,20 @@ def test_a_late_success_report_for_a_deleted_task_changes_nothing():
     deleted = make_task("RESEARCH-001", "deleted", attempts=1, claimed_by="w1")
     verdict = apply_message(message("task_complete"), ctx(deleted))
     assert verdict.accepted and not verdict.updates
+
+
+def test_a_message_from_its_task_id_speaks_as_the_owner():
+    # CCW team-worker.md, Progress Milestone Protocol: from: "<task_id>"
+    verdict = apply_message(message("task_complete", sender="RESEARCH-001"), ctx(running()))
+    assert verdict.accepted
+    assert verdict.updates["RESEARCH-001"].status is TaskStatus.COMPLETED
+    other = apply_message(message("progress", sender="DRAFT-001"), ctx(running()))
+    assert not other.accepted  # another task's id is no owner of this one
+
+
+def test_any_complete_type_and_partial_completion_complete_the_task():
+    done = apply_message(message("impl_complete"), ctx(running()))
+    assert done.updates["RESEARCH-001"].status is TaskStatus.COMPLETED
+    partial = apply_message(message("partial_completion"), ctx(running()))
+    assert partial.updates["RESEARCH-001"].metadata["partial"] is True
+    assert partial.updates["RESEARCH-001"].status is TaskStatus.COMPLETED

@@ -273,3 +273,28 @@ def test_claims_not_provably_dead_keep_the_orphan_timer():
         assert rec.tasks["RESEARCH-001"].status is TaskStatus.IN_PROGRESS, why
     # the live worker is adopted through unrecorded_workers, not timed
     assert reconcile(cases["another host"]).recheck_at == NOW - 1 + 300
+
+
+def test_completions_recorded_elsewhere_join_the_union():
+    # §8: a Claude task list or messages.jsonl said so; the task files did not
+    tasks = [make_task("RESEARCH-001", "in_progress", claimed_by="w1", attempts=1)]
+    base = world(tasks)
+    found = {
+        "RESEARCH-001": "reported complete in messages.jsonl (MSG-004)",
+        "DRAFT-001": "completed in the Claude task list TC-x",
+    }
+    rec = reconcile(
+        World(
+            session=base.session, tasks=base.tasks, workers={}, now=NOW, completed_elsewhere=found
+        )
+    )
+    assert rec.tasks["RESEARCH-001"].status is TaskStatus.COMPLETED  # not interrupted
+    assert rec.tasks["DRAFT-001"].status is TaskStatus.COMPLETED  # created, then merged
+    assert rec.tasks["DRAFT-002"].status is TaskStatus.PENDING
+    assert rec.session_data["completed_tasks"] == ["DRAFT-001", "RESEARCH-001"]
+    texts = [e.text for e in rec.events if e.kind is EventKind.COMPLETION_MERGED]
+    assert "RESEARCH-001 marked completed: reported complete in messages.jsonl (MSG-004)" in texts
+    again = reconcile(
+        World(session=base.session, tasks=rec.tasks, workers={}, now=NOW, completed_elsewhere=found)
+    )
+    assert again.changed == ()

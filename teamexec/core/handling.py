@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from teamexec.core import attempt, attempts
 from teamexec.core.agentout import AgentRun
@@ -101,7 +101,18 @@ def message_kind(message: Message, spec: RoleSpec | None) -> str:
     return kind
 
 
+def as_owner(message: Message, ctx: Context) -> Message:
+    """A message ``from`` its task id (CCW's team-worker writes ``from: "<task_id>"``, §6)
+    speaks as the task's owner role."""
+    sender, task_id = message["from"], message["data"]["task_id"]
+    task = ctx.tasks.get(task_id)
+    if sender == task_id and sender not in ctx.session.roles and task and task.owner:
+        return cast(Message, {**message, "from": task.owner})
+    return message
+
+
 def apply_message(message: Message, ctx: Context) -> Verdict:
+    message = as_owner(message, ctx)
     reason = screen(message, ctx)
     if reason is not None:
         return reject(reason)
