@@ -56,6 +56,7 @@ from hetero import (  # noqa: E402
     write_session,
     write_snakefile,
 )
+from ratelimited_run import Limit, ratelimit_table  # noqa: E402
 from run import snakemake_bin, teamexec_bin  # noqa: E402
 
 OUT = HERE / "out" / "makespan"
@@ -70,15 +71,21 @@ def timed(command: list[str], cwd: Path) -> float:
     return elapsed
 
 
-def run_teamexec(session: Path, workers: int) -> float:
-    command = [teamexec_bin(), "run", str(session), "--max-workers", str(workers)]
+# A diagnostic, not an option of teamexec: the same CLI with os.fsync made a no-op,
+# to show how much of the measured overhead is durability on this disk.
+NO_FSYNC = "import os, sys; os.fsync = lambda fd: None; from teamexec.cli.entry import main; main()"
+
+
+def run_teamexec(session: Path, workers: int, *, fsync: bool = True) -> float:
+    program = [teamexec_bin()] if fsync else [sys.executable, "-c", NO_FSYNC]
+    command = [*program, "run", str(session), "--max-workers", str(workers)]
     return timed([*command, "--completion", "keep", "--json"], session.parent)
 
 
 Times = dict[str, tuple[float, float]]  # runner -> (makespan, wall) in seconds
 
 
-def measure(case: Case, workers: int, snake: Path | None) -> Times:
+def measure(case: Case, workers: int, snake: Path | None, *, no_fsync: bool = False) -> Times:
     """Makespan and wall seconds of each runner on ``case`` (scaled already), in one go."""
     base = OUT / case.name.split()[0]
     times: Times = {}
@@ -89,6 +96,11 @@ def measure(case: Case, workers: int, snake: Path | None) -> Times:
     shutil.copy(first / "report.json", known / "report.json")  # the earlier run's report
     wall = run_teamexec(known, workers)
     times["known"] = agent_span(known), wall
+    if no_fsync:
+        again = write_session(base / "nofsync", case, schedule="critical_path", workers=workers)
+        shutil.copy(first / "report.json", again / "report.json")
+        wall = run_teamexec(again, workers, fsync=False)
+        times["nofsync"] = agent_span(again), wall
     fifo = write_session(base / "fifo", case, schedule="fifo", workers=workers)
     wall = run_teamexec(fifo, workers)
     times["fifo"] = agent_span(fifo), wall
@@ -114,23 +126,29 @@ def ratio(a: tuple[float, float] | None, b: tuple[float, float]) -> str:
     return "-" if a is None else f"{a[0] / b[0]:.2f}"
 
 
-def makespan_table(cases: list[Case], workers: int, snake: Path | None) -> None:
+def makespan_table(
+    cases: list[Case], workers: int, snake: Path | None, *, no_fsync: bool = False
+) -> None:
     print(f"makespan / lower bound, wall / lower bound; {workers} workers, one run each")
     print()
     head = ["graph", "tasks", "bound s (CP / work÷N)", "teamexec known", "teamexec 1st run"]
     head += ["teamexec fifo", f"make -j{workers}", f"snakemake -j{workers}"]
     head += ["makespan fifo/known", "make/known", "snakemake/known"]
+    if no_fsync:
+        head += ["diagnostic: known, fsync off"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for case in cases:
         bound = case.lower_bound(workers)
-        times = measure(case, workers, snake)
+        times = measure(case, workers, snake, no_fsync=no_fsync)
         cp, work = case.critical_path(), sum(case.seconds.values()) / workers
         known = times["known"]
         cells = [case.name, str(len(case.deps)), f"{bound:.1f} ({cp:.1f} / {work:.1f})"]
         cells += [cell(times.get(k), bound) for k in ("known", "first", "fifo", "make")]
         cells += [cell(times.get("snakemake"), bound)]
         cells += [ratio(times.get(k), known) for k in ("fifo", "make", "snakemake")]
+        if no_fsync:
+            cells += [cell(times.get("nofsync"), bound)]
         print("| " + " | ".join(cells) + " |", flush=True)
 
 
@@ -175,11 +193,19 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--graphs", nargs="+", default=list(GRAPHS), choices=list(GRAPHS))
-    parser.add_argument("--lb", type=float, default=20.0, help="lower bound to scale to, seconds")
+    parser.add_argument("--lb", type=float, default=25.0, help="lower bound to scale to, seconds")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--small", action="store_true", help="small graphs (the smoke test)")
     parser.add_argument("--seeds", type=int, default=20, help="seeds for the simulated spread")
     parser.add_argument("--no-snakemake", action="store_true")
+    parser.add_argument(
+        "--no-fsync-diagnostic",
+        action="store_true",
+        help="also run teamexec (known) with os.fsync patched out, to size durability's share",
+    )
+    parser.add_argument(
+        "--rate-limited", action="store_true", help="add the rate-limited agent's table"
+    )
     parser.add_argument(
         "--simulate-only", action="store_true", help="only the simulated table (no processes)"
     )
@@ -191,8 +217,12 @@ def main() -> None:
         cases.append(case.scaled(args.lb / case.lower_bound(args.workers)))
     print(json.dumps({"lb_s": args.lb, "workers": args.workers, "small": args.small}))
     if not args.simulate_only:
-        makespan_table(cases, args.workers, snake)
+        makespan_table(cases, args.workers, snake, no_fsync=args.no_fsync_diagnostic)
     simulated_table(cases, args.workers, 0 if args.small else args.seeds)
+    if args.rate_limited and not args.simulate_only:
+        limits = [Limit(tasks=12, work_s=0.5)] if args.small else [Limit(), Limit(rate=1.0)]
+        OUT.mkdir(parents=True, exist_ok=True)
+        ratelimit_table(teamexec_bin(), limits, args.workers, OUT)
 
 
 if __name__ == "__main__":
