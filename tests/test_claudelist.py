@@ -98,3 +98,16 @@ def test_a_completion_written_by_an_agent_is_never_overridden(tmp_path):
     store.write(claimed.evolve(metadata={"phase": "x"}))
     assert json.loads((directory / "1.json").read_text())["status"] == "completed"
     assert store.claim("RESEARCH-001", "w2", now=1.0) is None
+
+
+def test_an_agent_setting_a_completed_entry_back_never_reopens_it(tmp_path):
+    directory = tmp_path / "c"
+    claude_list(directory, tmp_path / "s", done=["RESEARCH-001"])
+    store = ClaudeList(directory, subjects=FIVE)
+    assert store.read("RESEARCH-001").status.value == "completed"
+    entry = json.loads((directory / "1.json").read_text())
+    entry["status"] = "pending"  # an agent's TaskUpdate
+    (directory / "1.json").write_text(json.dumps(entry))
+    assert store.read("RESEARCH-001").status.value == "completed"
+    assert store.claim("RESEARCH-001", "w", now=0.0) is None
+    assert store.completed() == {"RESEARCH-001"}

@@ -66,3 +66,12 @@ def test_stuck_tasks_carry_their_reason_and_last_error_lines():
 
 def lines(out):
     return report_lines(out, roles=["a"], session_path="s", delivered=[])
+
+
+def test_a_partial_completion_is_marked_in_its_row():
+    tasks = [make_task("A-001", "completed", partial=True), make_task("B-001", "completed")]
+    out = report(tasks, {})
+    rows = {row["id"]: row for row in out["tasks"]}
+    assert rows["A-001"]["partial"] is True
+    assert "partial" not in rows["B-001"]
+    assert schema_errors("report", out) == []

@@ -57,6 +57,8 @@ def build_report(
             row["attempt_log"] = history  # the report page draws its timeline from these
         if task.blocked_by:
             row["depends_on"] = list(task.blocked_by)
+        if task.metadata.get("partial") is True:
+            row["partial"] = True  # partial_completion: CCW's quality gate passed with warnings
         rows.append(row)
     # Only the work of this execution counts: tasks done in an earlier run (before a
     # resume) took none of this wall time, and a run with nothing left has no speedup.

@@ -111,6 +111,7 @@ class ClaudeList(TaskStore):
         self._by_subject: dict[str, int] = {}
         self._problems: list[Issue] = []
         self.force = False  # `teamexec reset`: a write may override a completion
+        self._seen_completed: set[str] = set()  # subjects once completed here: they stay so
 
     # ----------------------------------------------------------------- lock
     @contextlib.contextmanager
@@ -185,6 +186,9 @@ class ClaudeList(TaskStore):
             subject = self._ours(self._entries[number][1])
             if subject is not None:
                 self._by_subject.setdefault(subject, number)  # a duplicate: the first wins
+        for subject, number in self._by_subject.items():
+            if self._entries[number][1].get("status") == TaskStatus.COMPLETED.value:
+                self._seen_completed.add(subject)
         self._problems = problems
 
     def _ours_by_name(self, number: int) -> bool:
@@ -204,6 +208,9 @@ class ClaudeList(TaskStore):
             view[key] = [names[str(r)] for r in refs if str(r) in names]
         if view.get("status") not in {s.value for s in TaskStatus}:
             view["status"] = TaskStatus.PENDING.value
+        if subject in self._seen_completed and not self.force:
+            # an agent set a completed entry back: never a reason to run it again (§5)
+            view["status"] = TaskStatus.COMPLETED.value
         return Task(view)
 
     # ----------------------------------------------------------------- reads
@@ -222,13 +229,10 @@ class ClaudeList(TaskStore):
         return None if number is None else self._view(self._entries[number][1], task_id)
 
     def completed(self) -> set[str]:
-        """The tasks whose entry says ``completed`` (set by anyone: an agent's TaskUpdate too)."""
+        """The tasks whose entry says ``completed`` (set by anyone: an agent's TaskUpdate too),
+        or said so once while this object watched."""
         self._scan()
-        return {
-            s
-            for s, n in self._by_subject.items()
-            if self._entries[n][1].get("status") == TaskStatus.COMPLETED.value
-        }
+        return {s for s in self._by_subject if s in self._seen_completed}
 
     # ---------------------------------------------------------------- writes
     def _next_number(self) -> int:
