@@ -203,3 +203,42 @@ def test_any_complete_type_and_partial_completion_complete_the_task():
     partial = apply_message(message("partial_completion"), ctx(running()))
     assert partial.updates["RESEARCH-001"].metadata["partial"] is True
     assert partial.updates["RESEARCH-001"].status is TaskStatus.COMPLETED
+
+
+def test_completion_of_a_pending_task_whose_dependencies_are_not_done_is_rejected():
+    research = make_task("RESEARCH-001", "in_progress", claimed_by="w", attempts=1)
+    draft = make_task("DRAFT-001", "pending", deps=["RESEARCH-001"])
+    verdict = apply_message(message("task_complete", "DRAFT-001", "draft"), ctx(research, draft))
+    assert not verdict.accepted
+    assert "waits for RESEARCH-001" in verdict.reason
+    assert not verdict.updates
+    # once its dependency is done, a completion of a pending task is taken (pre-completed)
+    done = make_task("RESEARCH-001", "completed")
+    verdict = apply_message(message("task_complete", "DRAFT-001", "draft"), ctx(done, draft))
+    assert verdict.accepted and verdict.updates["DRAFT-001"].status is TaskStatus.COMPLETED
+
+
+@pytest.mark.parametrize(
+    ("artifact", "outside"),
+    [
+        pytest.param("artifacts/r.md", False, id="relative"),
+        pytest.param("/s/artifacts/r.md", False, id="absolute-inside"),
+        pytest.param("/project/src/x.py", False, id="agents-directory"),
+        pytest.param("../../etc/passwd", True, id="dot-dot"),
+        pytest.param("/etc/shadow", True, id="absolute-outside"),
+        pytest.param("/s-other/x", True, id="prefix-is-not-inside"),
+    ],
+)
+def test_artifacts_outside_the_session_are_refused(artifact, outside):
+    base = ctx(running())
+    c = Context(
+        session=base.session,
+        specs=base.specs,
+        tasks=base.tasks,
+        now=NOW,
+        artifact_roots=("/s", "/project"),
+    )
+    verdict = apply_message(message("task_complete", artifact=artifact), c)
+    assert verdict.accepted is not outside
+    if outside:
+        assert "outside the session" in verdict.reason

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -51,7 +51,7 @@ def _guard(debug: bool, action: Callable[[], int], *, json_out: bool = False) ->
     With ``--json`` an error is also JSON on stdout, ``{"ok": false, "errors": [...]}``,
     so a script reading stdout always gets JSON (PROTOCOL §9).
     """
-    from teamexec.core.errors import InvalidSession, TeamexecError
+    from teamexec.core.errors import InvalidSession, TeamexecError, os_error_line
 
     errors: list[str] = []
     try:
@@ -68,6 +68,10 @@ def _guard(debug: bool, action: Callable[[], int], *, json_out: bool = False) ->
         code = exc.exit_code
     except KeyboardInterrupt:
         errors, code = ["interrupted"], ExitCode.INTERRUPTED
+    except OSError as exc:  # disk full, read-only file system, a directory replaced by a file
+        if debug:
+            raise
+        errors, code = [os_error_line(exc)], ExitCode.FAILED
     for line in errors:
         print(line, file=sys.stderr)
     if json_out and errors:
@@ -248,13 +252,15 @@ def msg(
         str | None, typer.Option("--task", help="Task id (default: TEAMEXEC_TASK_ID).")
     ] = None,
 ) -> None:
-    from teamexec.worker.outbox import MailboxError, post_from_env
+    from teamexec.worker.outbox import MailboxError, parse_data, post_from_env
 
     try:
-        payload: Any = json.loads(data) if data is not None else None
+        payload = parse_data(data)
         path = post_from_env(type_, summary=summary, data=payload, task_id=task, env=os.environ)
-    except (MailboxError, ValueError) as exc:
-        print(f"teamexec msg: {exc}", file=sys.stderr)
+    except (MailboxError, ValueError, RecursionError, OSError) as exc:
+        from teamexec.core.errors import one_line
+
+        print(f"teamexec msg: {one_line(str(exc))}", file=sys.stderr)
         raise typer.Exit(ExitCode.USAGE) from None
     print(path)
 

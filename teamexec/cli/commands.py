@@ -42,10 +42,11 @@ from teamexec.core.transitions import Reason, move
 from teamexec.executor import end_action as completion
 from teamexec.executor.engine import Engine, Outcome, PauseReason, RunOptions
 from teamexec.executor.preflight import agent_issues
+from teamexec.storage import safeopen
 from teamexec.storage.atomic import atomic_write, dump_json
 from teamexec.storage.claudelist import ClaudeList, mirror_dir, open_task_store
 from teamexec.storage.layout import layout_issues
-from teamexec.storage.loader import load_session
+from teamexec.storage.loader import MAX_JSON_BYTES, load_session
 from teamexec.storage.lock import ExecutorLock, lock_holder
 from teamexec.storage.messages import MessageLog
 from teamexec.storage.paths import SessionPaths
@@ -69,8 +70,9 @@ def discover(*, statuses: Sequence[str] | None = None) -> Path:
             if not marker.is_file():
                 continue
             try:
-                status = str(json.loads(marker.read_text(encoding="utf-8")).get("status"))
-            except (ValueError, OSError, AttributeError):
+                raw = safeopen.read_bytes(marker, limit=MAX_JSON_BYTES)
+                status = str(json.loads(raw).get("status"))
+            except (ValueError, OSError, AttributeError, RecursionError):
                 status = "?"
             if statuses is None or status in statuses:
                 found.append((candidate, status))
@@ -97,6 +99,18 @@ class RunRequest:
     task_list: Path | None = None
     resume: bool = False
     retry_failed: bool = False
+
+
+def cwd_issues(session: Session, paths: SessionPaths) -> list[Issue]:
+    """``executor.cwd`` must name a directory: a missing one fails every attempt (§2)."""
+    cwd = session.executor.cwd
+    if cwd is None:
+        return []
+    path = Path(cwd) if Path(cwd).is_absolute() else paths.root / cwd
+    if path.is_dir():
+        return []
+    why = f"executor.cwd {cwd!r}: {path} is not a directory; create it or fix the path"
+    return [Issue(str(paths.team_session), None, why)]
 
 
 def agents_missing(session: Session, options: RunOptions) -> list[Issue]:
@@ -133,7 +147,11 @@ def execute(request: RunRequest, reporter: Reporter) -> int:
                 reporter.line(f"[executor] failed tasks back to pending: {', '.join(retried)}")
         session = load_session(paths.root)
         engine = Engine(paths=paths, session=session, options=request.options, emit=reporter.event)
-        missing = agents_missing(session, request.options) + task_file_issues(paths)
+        missing = (
+            agents_missing(session, request.options)
+            + cwd_issues(session, paths)
+            + task_file_issues(paths)
+        )
         missing += agent_issues(
             session, agent_for=engine.agent_for, cwd=engine.cwd, env=engine.options.env
         )
@@ -142,8 +160,10 @@ def execute(request: RunRequest, reporter: Reporter) -> int:
         started = time.time()
         engine.apply_reconciliation(engine.plan(started), started)
         reporter.start(total=len(engine.tasks), done=_done(engine.tasks))
-        engine_outcome = run_loop(engine)
-        reporter.stop()
+        try:
+            engine_outcome = run_loop(engine)
+        finally:
+            reporter.stop()  # also when the loop stops on an error: the terminal is restored
         return finish(request, engine, engine_outcome, started, reporter)
 
 
@@ -306,7 +326,7 @@ def check(session_path: Path, *, task_list: Path | None, cli_agent: str | None) 
     paths = SessionPaths(session_path, task_list)
     session = load_session(paths.root)
     layout = layout_issues(paths)
-    broken = [i for i in layout if i.severity is Severity.ERROR]
+    broken = [i for i in layout if i.severity is Severity.ERROR] + cwd_issues(session, paths)
     if broken:
         raise InvalidSession(broken)
     store = open_task_store(paths.tasks, subjects=set(session.graph))

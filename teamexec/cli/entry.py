@@ -25,10 +25,9 @@ def version() -> str:
 def msg_main(argv: Sequence[str]) -> int:
     """``teamexec msg TYPE [--summary S] [--data JSON] [--task ID]``: 0, or 2 on bad input."""
     import argparse
-    import json
     import os
 
-    from teamexec.worker.outbox import MailboxError, post_from_env
+    from teamexec.worker.outbox import MailboxError, parse_data, post_from_env
 
     parser = argparse.ArgumentParser(
         prog="teamexec msg",
@@ -41,12 +40,13 @@ def msg_main(argv: Sequence[str]) -> int:
     parser.add_argument("--task", default=None, help="Task id (default: TEAMEXEC_TASK_ID).")
     args = parser.parse_args(list(argv))
     try:
-        payload = json.loads(args.data) if args.data is not None else None
+        payload = parse_data(args.data)
         path = post_from_env(
             args.type, summary=args.summary, data=payload, task_id=args.task, env=os.environ
         )
-    except (MailboxError, ValueError) as exc:
-        print(f"teamexec msg: {exc}", file=sys.stderr)
+    except (MailboxError, ValueError, RecursionError, OSError) as exc:
+        text = str(exc).replace("\r", "\\r").replace("\n", "\\n")  # one line, always
+        print(f"teamexec msg: {text}", file=sys.stderr)
         return 2
     print(path)
     return 0

@@ -11,7 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import IntEnum
 
-from teamexec.core.model import Issue
+from teamexec.core.model import Issue, one_line
+
+__all__ = ["one_line"]  # re-exported: the CLI turns errors into lines with it
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line naming the path and what the system said (ENOSPC, EROFS, ENOTDIR...)."""
+    what = exc.strerror or str(exc)
+    if exc.filename is None:
+        return one_line(what)
+    where = str(exc.filename)
+    if exc.filename2 is not None:
+        where += f" -> {exc.filename2}"
+    return one_line(f"{where}: {what}")
 
 
 class ExitCode(IntEnum):

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from teamexec.core.model import one_line
+
 
 class EventKind(StrEnum):
     # reconciliation
@@ -50,4 +52,5 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
     def line(self) -> str:
-        return f"[{self.source}] {self.text}"
+        # a task id or a file name with a newline in it never splits the line
+        return one_line(f"[{self.source}] {self.text}")

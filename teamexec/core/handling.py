@@ -14,6 +14,7 @@ timeouts and stalls.  Every status change goes through transitions.move.
 
 from __future__ import annotations
 
+import os.path
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -25,6 +26,7 @@ from teamexec.core.attempt import AttemptFacts
 from teamexec.core.events import Event, EventKind
 from teamexec.core.failures import FailureKind, backoff_s, classify
 from teamexec.core.model import Message, MessageData, RoleSpec, Session, Task, TaskStatus, iso
+from teamexec.core.tasktable import deps_done
 from teamexec.core.transitions import Reason, move
 
 SUCCESS = "task_complete"
@@ -64,6 +66,28 @@ class Context:
     artifact_exists: Callable[[str], bool] = lambda _path: True
     # what the attempt's log and deliverables say (attempt.py); None where nobody looked
     facts: Callable[[Task, Mapping[str, Any]], AttemptFacts | None] = lambda _task, _data: None
+    # absolute, normalised directories a reported artifact may lie in (the session
+    # first, then the agents' working directory, PROTOCOL §1); () checks nothing
+    artifact_roots: tuple[str, ...] = ()
+
+
+def artifact_outside(artifact: str, roots: tuple[str, ...]) -> bool:
+    """Does ``artifact`` (absolute, or relative to a root) lie outside every root?
+
+    String operations only (normpath folds ``..``): symlinks inside the session
+    are the layout check's business.
+    """
+    if not roots:
+        return False
+    if os.path.isabs(artifact):
+        candidates = [os.path.normpath(artifact)]
+    else:
+        candidates = [os.path.normpath(os.path.join(root, artifact)) for root in roots]
+    return not any(
+        path == root or path.startswith(root.rstrip("/") + "/")
+        for path in candidates
+        for root in roots
+    )
 
 
 def reject(reason: str) -> Verdict:
@@ -146,6 +170,10 @@ def complete_task(task: Task, *, artifact: str | None, now: float) -> Task:
     return move(task, TaskStatus.COMPLETED, Reason.REPORTED_DONE, now=now, **meta)
 
 
+def _done(task: Task) -> bool:
+    return task.status is TaskStatus.COMPLETED
+
+
 def _elapsed(reported: Any, done: Task) -> str:
     """`` (3.2 s)``: the agent's own figure, else claim to completion as recorded."""
     if isinstance(reported, int | float) and not isinstance(reported, bool):
@@ -168,8 +196,15 @@ def _complete(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> 
         return Verdict(accepted=True, updates={task.id: recorded} if changed else {}, run=None)
     if task.status is TaskStatus.DELETED:
         return Verdict(accepted=True)  # the coordinator removed it: a late report changes nothing
+    if task.status is TaskStatus.PENDING and not deps_done(task, ctx.tasks):
+        waiting = [d for d in task.blocked_by if d not in ctx.tasks or not _done(ctx.tasks[d])]
+        return reject(
+            f"task {task.id} is pending and waits for {', '.join(waiting)}: it cannot have run"
+        )
     artifact = data.get("artifact")
     artifact = artifact if isinstance(artifact, str) and artifact else None
+    if artifact is not None and artifact_outside(artifact, ctx.artifact_roots):
+        return reject(f"artifact {artifact} lies outside the session")
     if artifact is not None and not ctx.artifact_exists(artifact):
         return Verdict(accepted=False, deferred=True, reason=f"artifact {artifact} not found yet")
     facts = ctx.facts(task, data)

@@ -80,6 +80,13 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
+def one_line(text: str) -> str:
+    """``text`` with line breaks escaped: a task id or file name can never split a line."""
+    if "\n" not in text and "\r" not in text:
+        return text
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 @dataclass(frozen=True, order=True)
 class Issue:
     """One validation finding, printed as ``path:line: message``."""
@@ -92,7 +99,7 @@ class Issue:
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
         prefix = "warning: " if self.severity is Severity.WARNING else ""
-        return f"{where}: {prefix}{self.message}"
+        return one_line(f"{where}: {prefix}{self.message}")
 
 
 class MessageData(TypedDict, total=False):

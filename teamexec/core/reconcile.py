@@ -65,6 +65,7 @@ class World:
     backoff_scale: float = 1.0
     host: str | None = None  # this machine's name: which claims are our own to judge
     claimers_alive: Mapping[str, bool] = field(default_factory=dict)  # task id -> claimer runs
+    artifact_roots: tuple[str, ...] = ()  # where reported artifacts may lie (handling.Context)
     # completions recorded outside the task files and completed_tasks (a Claude task
     # list, messages.jsonl): task id -> where (§8's union of completions)
     completed_elsewhere: Mapping[str, str] = field(default_factory=dict)
@@ -193,6 +194,7 @@ def apply_inbox(world: World, tasks: dict[str, Task]) -> tuple[list[MessageDecis
         tasks=tasks,  # updated in place: each message sees the effects of those before
         now=world.now,
         backoff_scale=world.backoff_scale,
+        artifact_roots=world.artifact_roots,
     )
     for item in in_order(world.inbox):
         verdict = judge(item, ctx)

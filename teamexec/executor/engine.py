@@ -144,6 +144,11 @@ class Engine(SharedFiles, WorkerLifecycle):
         self.pid = os.getpid()
         self.pid_started_at = self.liveness.process_start_time(self.pid)
         self.recheck_at: float | None = None  # when a young orphan must be judged again
+        # where a reported artifact may lie (§1: the session, the agents' directory)
+        self.artifact_roots = (
+            os.path.abspath(self.paths.root.resolve()),
+            os.path.abspath(self.cwd),
+        )
         self.priorities: CriticalPath | None = None  # None: fifo, task-id order
         if session.executor.schedule is Schedule.CRITICAL_PATH:
             history = report_role_means(read_previous_report(paths))
@@ -199,7 +204,10 @@ class Engine(SharedFiles, WorkerLifecycle):
                 continue
             pid, started = entry.get("pid"), entry.get("pid_started_at")
             if isinstance(pid, int):
-                alive = self.liveness.pid_matches(pid, started if started is not None else None)
+                # the worker id too: a pid written by someone else never adopts a stranger
+                alive = self.liveness.pid_matches(
+                    pid, started if started is not None else None, wid
+                )
                 facts[wid] = WorkerFact(alive, pid, started)
                 continue
             found = self.liveness.find_worker(wid)  # killed between record and spawn update
@@ -303,6 +311,7 @@ class Engine(SharedFiles, WorkerLifecycle):
             host=self.host,
             claimers_alive=self.claimers_alive(tasks),
             completed_elsewhere=self.external_completions(tasks),
+            artifact_roots=self.artifact_roots,
         )
         return reconcile(world)
 
@@ -437,6 +446,7 @@ class Engine(SharedFiles, WorkerLifecycle):
             now=now,
             backoff_scale=self.options.backoff_scale,
             artifact_exists=self._artifact_exists,
+            artifact_roots=self.artifact_roots,
             facts=self.agents.facts,
         )
 

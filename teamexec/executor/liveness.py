@@ -34,8 +34,15 @@ def process_start_time(pid: int) -> float | None:
         return None
 
 
-def pid_matches(pid: int, started_at: float | None, *, tolerance: float = 1.0) -> bool:
-    """Is ``pid`` the very process that started at ``started_at``, and still running?"""
+def pid_matches(
+    pid: int, started_at: float | None, *, tolerance: float = 1.0, worker_id: str | None = None
+) -> bool:
+    """Is ``pid`` the very process that started at ``started_at``, and still running?
+
+    With ``worker_id``, the process must also carry it as ``TEAMEXEC_WORKER_ID``:
+    a pid and start time written into active_workers by someone else must never
+    make the executor adopt, and later signal, a foreign process group.
+    """
     if started_at is None or isinstance(started_at, bool):
         return False  # without a start time a pid proves nothing: it may be reused
     if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
@@ -46,9 +53,11 @@ def pid_matches(pid: int, started_at: float | None, *, tolerance: float = 1.0) -
         if proc.status() == psutil.STATUS_ZOMBIE:
             return False
         created = proc.create_time()
-    except _GONE:
+        if abs(created - float(started_at)) > tolerance:
+            return False
+        return worker_id is None or proc.environ().get(WORKER_ID_ENV) == worker_id
+    except (*_GONE, OSError):
         return False
-    return abs(created - float(started_at)) <= tolerance
 
 
 def find_worker(worker_id: str) -> tuple[int, float] | None:
@@ -87,8 +96,8 @@ class Liveness:
     def process_start_time(self, pid: int) -> float | None:
         return process_start_time(pid)
 
-    def pid_matches(self, pid: int, started_at: float | None) -> bool:
-        return pid_matches(pid, started_at)
+    def pid_matches(self, pid: int, started_at: float | None, worker_id: str | None = None) -> bool:
+        return pid_matches(pid, started_at, worker_id=worker_id)
 
     def find_worker(self, worker_id: str) -> tuple[int, float] | None:
         return find_worker(worker_id)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from teamexec.core import attempt, attempts
-from teamexec.core.errors import StateCorrupt
+from teamexec.core.errors import StateCorrupt, os_error_line
 from teamexec.core.events import Event, EventKind
 from teamexec.core.failures import FailureKind
 from teamexec.core.handling import fail_attempt
@@ -62,6 +62,7 @@ class LiveWorker:
     reported: set[str] = field(default_factory=set)  # tasks it sent a final message for
     kill_reason: FailureKind | None = None
     kill_at: float | None = None  # SIGKILL after this, if still alive
+    start_error: str | None = None  # why its process could not be started
     adopted: bool = False
     slot: int | None = None  # the lane it runs in (0..max_workers-1), for the report's timeline
 
@@ -145,7 +146,9 @@ class WorkerLifecycle:
             if task.status is not TaskStatus.IN_PROGRESS or task.claimed_by != worker_id:
                 continue
             kind = live.kill_reason or FailureKind.CRASHED
-            if kind is FailureKind.CRASHED:
+            if live.start_error is not None:
+                reason = live.start_error
+            elif kind is FailureKind.CRASHED:
                 reason = f"worker exited with code {code} without reporting"
             else:
                 reason = f"attempt {kind.value}, killed"
@@ -200,7 +203,8 @@ class WorkerLifecycle:
     def check_adopted(self, now: float) -> None:
         for live in list(self.running.values()):
             if live.adopted and not (
-                live.pid is not None and self.liveness.pid_matches(live.pid, live.pid_started_at)
+                live.pid is not None
+                and self.liveness.pid_matches(live.pid, live.pid_started_at, live.worker_id)
             ):
                 self.worker_exited(live.worker_id, None, now)
 
@@ -285,9 +289,7 @@ class WorkerLifecycle:
                 item.task_id, wid, now=now, claimer=self.claimer(wid), slot=slot
             )
             if task is None:  # someone else holds it: take the disk's word
-                fresh = self.store.read(item.task_id)
-                if fresh is not None:
-                    self.tasks[item.task_id] = fresh
+                self._not_claimed(item.task_id)
                 continue
             self.tasks[item.task_id] = task
             crash_point("claim")
@@ -309,6 +311,26 @@ class WorkerLifecycle:
         """The lowest lane number no running worker holds."""
         taken = {w.slot for w in self.running.values()}
         return next(n for n in range(len(taken) + 1) if n not in taken)
+
+    def _not_claimed(self, task_id: str) -> None:
+        """The claim failed: the file was taken, damaged or deleted since we read it.
+
+        Taken: the disk's word is kept.  Damaged or deleted: reported and written
+        back from the executor's state (the next pass claims it), never an
+        endless retry of a claim that cannot succeed.
+        """
+        try:
+            fresh = self.store.read(task_id)
+        except StateCorrupt as exc:
+            self._corrupt_task(task_id, exc)
+            return
+        if fresh is not None:
+            self.tasks[task_id] = fresh
+            return
+        path = self.paths.task_file(task_id)
+        text = f"{path}: deleted while running; recreated from the executor's state"
+        self.emit(Event(EventKind.STATE_CORRUPT, "executor", text, task_id))
+        self.dirty.add(task_id)
 
     def _start(self, live: LiveWorker, now: float) -> None:
         spec = self.specs[live.role]
@@ -346,8 +368,12 @@ class WorkerLifecycle:
         try:
             proc = spawn.start(argv, env=env, log_path=log_path, cwd=self.cwd, root=self.paths.root)
         except OSError as exc:
-            self.emit(Event(EventKind.WARNING, "executor", f"cannot start {argv[0]}: {exc}"))
-            self.worker_exited(live.worker_id, None, now)  # counted as a crashed attempt
+            live.start_error = f"cannot start {argv[0]}: {os_error_line(exc)}"
+            self.emit(Event(EventKind.WARNING, "executor", live.start_error, live.task_id))
+            if not self.cwd.is_dir():  # a cause no retry can cure: fail now, no back-off
+                live.kill_reason = FailureKind.PERMANENT
+                live.start_error += f" (the agents' directory {self.cwd} is missing)"
+            self.worker_exited(live.worker_id, None, now)  # counted as a failed attempt
             return
         crash_point("spawn")
         self.trace("spawn", task=live.task_id, pid=proc.pid)

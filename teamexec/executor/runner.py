@@ -9,12 +9,15 @@ uses no CPU.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import signal
 import time
 from collections.abc import Iterable
 from types import FrameType
+from typing import NoReturn
 
+from teamexec.core.errors import TeamexecError, one_line, os_error_line
 from teamexec.core.events import Event, EventKind
 from teamexec.core.model import Control, SessionStatus, Severity
 from teamexec.core.schedule import PipelineState, Running, pipeline_state
@@ -136,13 +139,11 @@ def run_loop(engine: Engine) -> Outcome:
     """Run until the pipeline ends, is stopped, or a signal arrives."""
     monitor = Monitor(poll=engine.options.poll, probe=engine.paths.root)
     engine.monitor = monitor
-    monitor.watch(engine.paths.inbox, WakeKind.INBOX)
-    monitor.watch(engine.paths.role_specs, WakeKind.SPEC)
-    monitor.watch(engine.paths.control, WakeKind.CONTROL)
-    # the shared files others write: team_msg's lines, Claude agents' TaskUpdates
-    monitor.watch(engine.paths.msg, WakeKind.LOG)
-    if engine.claude_list is not None:
-        monitor.watch(engine.claude_list.directory, WakeKind.CLAUDE)
+    try:
+        _watch(engine, monitor)
+    except OSError:
+        engine.monitor = None
+        raise  # nothing started yet: the CLI prints one line naming the path
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         monitor.wakes.put(Wake(WakeKind.SIGNAL, code=signum))
@@ -152,16 +153,58 @@ def run_loop(engine: Engine) -> Outcome:
     try:
         wakes: list[Wake] = []
         while True:
-            outcome = step(engine, wakes, time.time())
+            try:
+                outcome = step(engine, wakes, time.time())
+            except (OSError, TeamexecError) as exc:
+                _abort(engine, exc)
             if outcome is not None:
                 return outcome
             wakes = _wait(monitor, engine.deadline(time.time()))
+    except BaseException:
+        # a bug: still never leave workers behind that nobody watches
+        with contextlib.suppress(Exception):
+            engine.terminate_all(time.time())
+        raise
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         monitor.stop()
         engine.monitor = None
         engine.trace.close()
+
+
+class RunAborted(TeamexecError):
+    """The loop met an error it cannot go on past (disk full, read-only, layout broken)."""
+
+
+def _abort(engine: Engine, exc: OSError | TeamexecError) -> NoReturn:
+    """Stop the workers, keep what can be kept, leave the session resumable; one line.
+
+    Workers are terminated and their tasks reset (as for SIGTERM); the writes
+    that record it may fail too (the disk is still full): then resume finds the
+    claims dead and resets them itself.
+    """
+    line = os_error_line(exc) if isinstance(exc, OSError) else one_line(str(exc))
+    engine.emit(Event(EventKind.WARNING, "executor", f"{line}: stopping the workers"))
+    engine.terminate_all(time.time())
+    with contextlib.suppress(OSError, TeamexecError):
+        engine.flush_tasks()
+    with contextlib.suppress(OSError, TeamexecError):
+        engine.flush_session(status=SessionStatus.PAUSED)
+    raise RunAborted(
+        f"{line}; workers stopped, the session can be resumed once this is fixed: "
+        f"teamexec resume {engine.paths.root}"
+    ) from exc
+
+
+def _watch(engine: Engine, monitor: Monitor) -> None:
+    monitor.watch(engine.paths.inbox, WakeKind.INBOX)
+    monitor.watch(engine.paths.role_specs, WakeKind.SPEC)
+    monitor.watch(engine.paths.control, WakeKind.CONTROL)
+    # the shared files others write: team_msg's lines, Claude agents' TaskUpdates
+    monitor.watch(engine.paths.msg, WakeKind.LOG)
+    if engine.claude_list is not None:
+        monitor.watch(engine.claude_list.directory, WakeKind.CLAUDE)
 
 
 def _wait(monitor: Monitor, until: float) -> list[Wake]:

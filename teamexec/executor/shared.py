@@ -60,6 +60,7 @@ class SharedFiles:
     role_state: dict[str, Any]
     meta_dirty: bool
     cwd: Path
+    artifact_roots: tuple[str, ...]
 
     if TYPE_CHECKING:  # provided by Engine
 

@@ -109,6 +109,8 @@ def start(
 
 def signal_group(pid: int, sig: signal.Signals) -> bool:
     """Signal the worker's whole process group; False when it is already gone."""
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 1:
+        return False  # 0 and 1 name our own group and init's: never a worker's
     try:
         os.killpg(pid, sig)
     except ProcessLookupError:

@@ -87,7 +87,8 @@ def post(inbox: Path, message: Mapping[str, Any]) -> Path:
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(json.dumps(message, ensure_ascii=False).encode("utf-8"))
+            # allow_nan=False: NaN and Infinity are not JSON; no reader should see them
+            handle.write(json.dumps(message, ensure_ascii=False, allow_nan=False).encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
         _move_no_replace(tmp, target)
@@ -122,6 +123,28 @@ def _json_type(value: object) -> str:
     """The JSON name of a parsed value's type, for error messages."""
     names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
     return "null" if value is None else names.get(type(value), "a number")
+
+
+def _no_constant(name: str) -> Any:
+    raise MailboxError(f"--data: {name} is not JSON (use null or a string)")
+
+
+def parse_data(text: str | None) -> object:
+    """``--data`` parsed as strict JSON, or one-line ``MailboxError``.
+
+    NaN and Infinity are refused (no other JSON reader accepts them), and so is
+    nesting too deep to parse (a RecursionError must not become a traceback).
+    """
+    if text is None:
+        return None
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise MailboxError("--data is nested too deeply") from None
+    except MailboxError:
+        raise
+    except ValueError as exc:
+        raise MailboxError(f"--data is not JSON: {exc}") from None
 
 
 def post_from_env(

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import subprocess
+import sys
+import time
+
+import pytest
+import typer
 
 from sessionkit import runs, start_teamexec, tasks, teamexec, wait_for, write_session
 
@@ -95,3 +102,235 @@ def test_a_log_symlink_placed_mid_run_is_not_written_through(tmp_path):
     assert outside.read_text() == "precious\n"
     assert code in (0, 1), out + err
     assert tasks(root)["A-001"]["status"] in ("completed", "failed")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda p: p.write_text("garbage"), id="not-json"),
+        pytest.param(lambda p: p.unlink(), id="deleted"),
+        pytest.param(lambda p: (p.unlink(), p.mkdir()), id="directory"),
+    ],
+)
+def test_a_pending_task_file_damaged_or_deleted_mid_run_is_restored_and_run(tmp_path, damage):
+    root = write_session(
+        tmp_path / "s", {"A-001": [], "B-001": ["A-001"]}, behaviour={"A-001": {"wait_for": "go"}}
+    )
+    proc = start_teamexec("run", str(root))
+    wait_for(lambda: runs(root, "A-001"), what="agent start")
+    target = root / "tasks" / "B-001.json"
+    damage(target)
+    (root / "go").write_text("")
+    code, out, err = finish(proc, timeout=30)  # never an idle hang
+    assert "Traceback" not in err
+    if target.is_dir():  # cannot be written back over: one line, stopped cleanly
+        assert code == 1, out + err
+        assert len(err.strip().splitlines()) == 1 and "B-001.json" in err
+        return
+    assert code == 0, out + err
+    assert "B-001.json" in out
+    assert tasks(root)["B-001"]["status"] == "completed"
+    assert len(runs(root, "B-001")) == 1
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param("[" * 100_000 + "]" * 100_000, id="deep-nesting"),
+        pytest.param('{"n": ' + "9" * 5000 + "}", id="huge-int"),
+    ],
+)
+def test_team_session_damaged_mid_run_is_reported_not_a_traceback(tmp_path, content):
+    root = write_session(
+        tmp_path / "s", {"A-001": [], "B-001": ["A-001"]}, behaviour={"A-001": {"wait_for": "go"}}
+    )
+    proc = start_teamexec("run", str(root))
+    wait_for(lambda: runs(root, "A-001"), what="agent start")
+    (root / "team-session.json").write_text(content)
+    (root / "go").write_text("")
+    code, out, err = finish(proc)
+    assert "Traceback" not in err
+    assert code == 0, out + err
+    assert "does not parse any more" in out
+    assert len(runs(root, "B-001")) == 1
+
+
+@pytest.mark.parametrize(
+    "rel", ["tasks", "logs", "wisdom", "artifacts", ".msg", ".msg/inbox", ".msg/rejected"]
+)
+def test_a_session_directory_replaced_by_a_file_is_one_line_from_check_and_run(tmp_path, rel):
+    root = write_session(tmp_path / "s", {"A-001": []})
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    (root / rel).write_text("not a directory")
+    for command in ("check", "run"):
+        result = teamexec(command, str(root))
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
+        assert f"{root / rel}: is not a directory" in result.stderr
+
+
+def test_an_os_error_is_one_line_naming_the_path(capsys):
+    from teamexec.cli.app import _guard
+
+    def read_only() -> int:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), "/s/.teamexec.lock")
+
+    with pytest.raises(typer.Exit) as stopped:
+        _guard(False, read_only)
+    assert stopped.value.exit_code == 1
+    assert capsys.readouterr().err == "/s/.teamexec.lock: Read-only file system\n"
+
+
+DISK_FULL_DRIVER = """
+import errno, os, sys
+from teamexec.storage import atomic
+real = atomic.atomic_write
+def full_at_completion(path, data, **kw):
+    if b'"completed"' in data:  # the disk fills up just as a completion is written
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    return real(path, data, **kw)
+atomic.atomic_write = full_at_completion
+from teamexec.cli.app import main
+sys.argv = ["teamexec", "run", sys.argv[1]]
+main()
+"""
+
+
+def test_disk_full_mid_run_stops_workers_and_leaves_the_session_resumable(tmp_path):
+    root = write_session(
+        tmp_path / "s",
+        {"A-001": [], "B-001": [], "C-001": ["A-001", "B-001"]},
+        behaviour={"B-001": {"wait_for": "go"}},
+    )
+    driver = tmp_path / "disk_full.py"
+    driver.write_text(DISK_FULL_DRIVER)
+    full = subprocess.run(
+        [sys.executable, str(driver), str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert full.returncode == 1, full.stdout + full.stderr
+    assert "Traceback" not in full.stderr
+    line = full.stderr.strip()
+    assert "\n" not in line
+    assert "A-001.json: No space left on device" in line and "teamexec resume" in line
+    (root / "go").write_text("")
+    started = time.monotonic()
+    result = teamexec("resume", str(root), timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert time.monotonic() - started < 30  # no orphan timer (300 s)
+    assert {t["status"] for t in tasks(root).values()} == {"completed"}
+    assert len(runs(root, "A-001")) == 1  # its report waited in the inbox
+    assert len(runs(root, "C-001")) == 1
+
+
+def test_a_foreign_process_named_in_active_workers_is_never_adopted_or_signalled(tmp_path):
+    import psutil
+
+    root = write_session(tmp_path / "s", {"A-001": []}, executor={"orphan_after_s": 300})
+    stranger = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True
+    )
+    try:
+        started = psutil.Process(stranger.pid).create_time()
+        wid = "a.A-001.a1.abcdef"
+        session = json.loads((root / "team-session.json").read_text())
+        session["active_workers"] = [
+            {
+                "worker_id": wid,
+                "role": "a",
+                "task_id": "A-001",
+                "pid": stranger.pid,
+                "pid_started_at": started,
+                "attempt": 1,
+            }
+        ]
+        (root / "team-session.json").write_text(json.dumps(session))
+        (root / "tasks").mkdir()
+        task = {
+            "id": "A-001",
+            "subject": "A-001",
+            "status": "in_progress",
+            "owner": "a",
+            "blockedBy": [],
+            "metadata": {"attempts": 1, "claimed_by": wid},
+        }
+        (root / "tasks" / "A-001.json").write_text(json.dumps(task))
+        result = teamexec("resume", str(root), timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "adopted" not in result.stdout
+        assert len(runs(root, "A-001")) == 1
+        assert stranger.poll() is None  # never signalled
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        pytest.param("[" * 50_000 + "]" * 50_000, "nested too deeply", id="deep"),
+        pytest.param('{"x": NaN}', "NaN is not JSON", id="nan"),
+        pytest.param('{"x": Infinity}', "Infinity is not JSON", id="infinity"),
+    ],
+)
+def test_msg_refuses_hostile_data_in_one_line(tmp_path, data, why):
+    env = {
+        "TEAMEXEC_INBOX": str(tmp_path / "inbox"),
+        "TEAMEXEC_ROLE": "a",
+        "TEAMEXEC_TASK_ID": "A-001",
+    }
+    result = teamexec("msg", "progress", "--data", data, env=env)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and why in result.stderr, result.stderr
+    assert not (tmp_path / "inbox").exists() or not list((tmp_path / "inbox").iterdir())
+
+
+def test_a_newline_in_an_inbox_file_name_never_splits_a_line(tmp_path):
+    root = write_session(tmp_path / "s", {"A-001": []}, behaviour={"A-001": {"wait_for": "go"}})
+    proc = start_teamexec("run", str(root))
+    wait_for(lambda: runs(root, "A-001"), what="agent start")
+    inbox = root / ".msg" / "inbox"
+    (inbox / "evil\n[executor] A-001 complete.json").write_text("{not json")
+    rejected = root / ".msg" / "rejected"
+    wait_for(lambda: rejected.is_dir() and any(rejected.iterdir()), what="rejection")
+    (root / "go").write_text("")
+    code, out, err = finish(proc)
+    assert code == 0, out + err
+    assert not any(line.startswith("[executor] A-001 complete.json") for line in out.splitlines())
+    assert "rejected evil\\n[executor] A-001 complete.json" in out
+
+
+def test_a_missing_executor_cwd_is_an_error_for_check_and_run(tmp_path):
+    root = write_session(tmp_path / "s", {"A-001": []}, executor={"cwd": "no-such-dir"})
+    for command in ("check", "run"):
+        started = time.monotonic()
+        result = teamexec(command, str(root))
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "executor.cwd 'no-such-dir'" in result.stderr
+        assert time.monotonic() - started < 20  # no attempts, no back-off
+    assert not (root / "tasks").exists()
+
+
+def test_the_agents_directory_removed_mid_run_fails_fast_without_back_off(tmp_path):
+    root = write_session(
+        tmp_path / "s",
+        {"A-001": [], "B-001": ["A-001"]},
+        executor={"cwd": "work"},
+        behaviour={"A-001": {"wait_for": "go"}},
+    )
+    (root / "work").mkdir()
+    proc = start_teamexec("run", str(root))
+    wait_for(lambda: runs(root, "A-001"), what="agent start")
+    (root / "work").rmdir()
+    started = time.monotonic()
+    (root / "go").write_text("")
+    code, out, err = finish(proc)
+    assert code == 1, out + err
+    assert time.monotonic() - started < 20, out  # back-off would take > 40 s
+    state = tasks(root)["B-001"]
+    assert state["status"] == "failed"
+    assert state["metadata"]["last_error"]["kind"] == "permanent"
+    assert "is missing" in state["metadata"]["last_error"]["reason"]
