@@ -146,12 +146,14 @@ def execute(request: RunRequest, reporter: Reporter) -> int:
             if retried:
                 reporter.line(f"[executor] failed tasks back to pending: {', '.join(retried)}")
         session = load_session(paths.root)
-        engine = Engine(paths=paths, session=session, options=request.options, emit=reporter.event)
-        missing = (
+        missing = (  # before the engine reads anything: a broken layout is refused first
             agents_missing(session, request.options)
             + cwd_issues(session, paths)
             + task_file_issues(paths)
         )
+        if missing:
+            raise InvalidSession(missing)
+        engine = Engine(paths=paths, session=session, options=request.options, emit=reporter.event)
         missing += agent_issues(
             session, agent_for=engine.agent_for, cwd=engine.cwd, env=engine.options.env
         )
