@@ -66,3 +66,22 @@ def test_json_round_trip_keeps_closed_gates_only(now):
         assert rl.describe(back, now=now) == ["claude rate-limited until 00:01 UTC (429)"]
     else:
         assert back == {}
+
+
+def test_a_reset_already_past_opens_within_a_second_not_after_a_back_off():
+    gates = rl.limited({}, "claude", now=100.0, resets_at=99.0)
+    assert gates["claude"].until == 100.0 + rl.PAST_RESET_FLOOR_S
+
+
+def test_late_reports_of_the_same_wave_are_stale():
+    gates = rl.limited({}, "claude", now=100.0, resets_at=102.0)
+    # a sibling turned away at the same time reports after the reset: old news
+    assert rl.stale(gates, "claude", now=102.5, resets_at=102.0, started_at=99.0)
+    assert rl.stale({}, "claude", now=102.5, resets_at=102.0, started_at=99.0)
+    # a later reset is news
+    assert not rl.stale(gates, "claude", now=102.5, resets_at=105.0, started_at=102.1)
+    # no reset named: stale only for an attempt started before the gate's reset
+    codex = rl.limited({}, "codex", now=100.0, resets_at=None)
+    until = codex["codex"].until
+    assert rl.stale(codex, "codex", now=until + 1, resets_at=None, started_at=99.0)
+    assert not rl.stale(codex, "codex", now=until + 1, resets_at=None, started_at=until)

@@ -19,7 +19,8 @@ token, and either
 
 Settings come from the environment: RATELIMIT_BUCKET (the state file),
 RATELIMIT_RATE (tokens a second), RATELIMIT_CAPACITY, RATELIMIT_WORK_S,
-RATELIMIT_COST.  Used by bench/ratelimit.py and by tests (standard library only).
+RATELIMIT_COST, and RATELIMIT_TRACE (a file that gets one line a run).
+Used by bench/ratelimit.py and by tests (standard library only).
 """
 
 from __future__ import annotations
@@ -104,6 +105,10 @@ def main() -> int:
     )
     started = time.time()
     next_token = bucket.take(started)
+    trace = env.get("RATELIMIT_TRACE")
+    if trace:  # one line a run: when it asked, and whether it got a token
+        with open(trace, "a") as out:
+            out.write(f"{started:.3f} {'ok' if next_token is None else '429'}\n")
     session_id = str(uuid.uuid4())
     if next_token is not None:
         info = {

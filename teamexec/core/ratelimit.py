@@ -26,6 +26,7 @@ from teamexec.core.model import iso, parse_iso
 BACKOFF_START_S = 30.0
 BACKOFF_CAP_S = 900.0
 PROBE_CLEAR_S = 60.0
+PAST_RESET_FLOOR_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,28 @@ def backoff_s(kind: str, strikes: int) -> float:
     return min(BACKOFF_START_S * 2.0 ** max(0, strikes - 1) * jitter, BACKOFF_CAP_S)
 
 
+def stale(
+    gates: Gates, kind: str, *, now: float, resets_at: float | None, started_at: float | None
+) -> bool:
+    """A report about a window already waited out: it neither closes nor extends the gate.
+
+    Workers started together are turned away together, and their reports can
+    arrive after the reset they name (the reports queue behind each other):
+    a reset already past, or one no later than the gate's, is old news; so is
+    a report without a reset from an attempt that started before the gate's.
+    """
+    if resets_at is not None:
+        previous = gates.get(kind)
+        return resets_at <= now or (previous is not None and resets_at <= previous.until)
+    previous = gates.get(kind)
+    return (
+        previous is not None
+        and now >= previous.until
+        and started_at is not None
+        and started_at < previous.until
+    )
+
+
 def limited(
     gates: Gates, kind: str, *, now: float, resets_at: float | None, reason: str = ""
 ) -> dict[str, Gate]:
@@ -57,13 +80,16 @@ def limited(
     Workers that were running together all hit the same limit: a report that
     arrives while the gate is still closed is the same episode and adds no
     strike; one that arrives after the reset (the probe was turned away) does.
+    The caller drops ``stale`` reports first.
     """
     out = dict(gates)
     previous = gates.get(kind)
     same_episode = previous is not None and now < previous.until
     strikes = (previous.strikes if same_episode else previous.strikes + 1) if previous else 1
-    if resets_at is not None and resets_at > now:
-        until = resets_at
+    if resets_at is not None:
+        # the agent named the reset: trust it; one already past (the report took longer than
+        # the wait) means "now", with a second's floor so a stale clock cannot spin probes
+        until = max(resets_at, now + PAST_RESET_FLOOR_S)
     elif same_episode and previous is not None:
         until = previous.until
     else:

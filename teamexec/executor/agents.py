@@ -131,13 +131,19 @@ class AgentDesk:
         return out
 
     # ---------------------------------------------------- after an attempt
-    def attempt_ended(self, run: AgentRun | None, *, now: float) -> None:
+    def attempt_ended(
+        self, run: AgentRun | None, *, now: float, started_at: float | None = None
+    ) -> None:
         """Rate limits and spending from one ended attempt (a verdict's ``run``)."""
         if run is None:
             return
         if run.found:
             self.spent = self.spent + run_usage(run.metadata(0))
         kind = run.kind.value
+        if run.rate_limited and ratelimit.stale(
+            self.gates, kind, now=now, resets_at=run.resets_at, started_at=started_at
+        ):
+            return  # the same wave's report, late: the gate already waited for it
         if run.rate_limited:
             was_closed = ratelimit.allowance(self.gates, kind, now=now) == 0
             reason = f"{run.api_error_status}" if run.api_error_status else "rate limit"

@@ -500,7 +500,9 @@ class Engine(SharedFiles, WorkerLifecycle):
         data = message.get("data") if isinstance(message, dict) else None
         if not isinstance(data, dict):
             return
-        self.agents.attempt_ended(verdict.run, now=now)
+        about = self.tasks.get(str(data.get("task_id")))
+        started = parse_iso(about.metadata.get("started_at")) if about is not None else None
+        self.agents.attempt_ended(verdict.run, now=now, started_at=started)
         live = self.running.get(str(data.get("worker_id", "")))
         if live is None:
             live = next(
