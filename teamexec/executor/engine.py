@@ -533,6 +533,7 @@ class Engine(SharedFiles, WorkerLifecycle):
         live.started_at = now
         live.last_beat = now
         live.log_size = 0
+        self.sync_mirror([task])  # the inner loop's own claim, shown in the Claude list too
         facts = {"role": live.role, "attempt": live.attempt}  # for the live view
         text = f"took {task.id} (inner loop)"
         self.emit(Event(EventKind.SPAWNED, live.role, text, task.id, facts))
