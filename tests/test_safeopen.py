@@ -153,3 +153,16 @@ def test_layout_reports_links_out_and_replaced_directories(root, tmp_path, outsi
     assert issues[".msg/inbox/m.json"].severity is Severity.ERROR
     assert issues["artifacts/ref"].severity is Severity.WARNING
     assert "wisdom/inside" not in issues
+
+
+def test_export_copies_an_artifact_symlink_as_a_link_never_its_target(tmp_path, outside):
+    from teamexec.executor.end_action import export
+
+    root = tmp_path / "s"
+    (root / "artifacts").mkdir(parents=True)
+    (root / "artifacts" / "report.md").write_text("# report\n")
+    (root / "artifacts" / "stolen").symlink_to(outside)
+    target = tmp_path / "export"
+    export(SessionPaths(root), target, force=False)
+    assert (target / "report.md").read_text() == "# report\n"
+    assert (target / "stolen").is_symlink()  # the link, not the outside file's bytes

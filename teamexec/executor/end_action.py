@@ -83,7 +83,9 @@ def export(paths: SessionPaths, target: Path | None, *, force: bool) -> list[str
         raise ValueError("no export directory: pass --export-to DIR")
     if target.exists() and any(target.iterdir()) and not force:
         raise FileExistsError(f"{target}: not empty; pass --force to overwrite")
-    shutil.copytree(paths.artifacts, target, dirs_exist_ok=True)
+    # symlinks=True: a link is copied as a link, never followed — an artifact
+    # symlink to /etc/shadow must not put the file's content in the export (§1)
+    shutil.copytree(paths.artifacts, target, dirs_exist_ok=True, symlinks=True)
     return [f"[executor] Exported artifacts to {target}"]
 
 
