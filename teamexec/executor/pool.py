@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from teamexec.core import attempt, attempts
+from teamexec.core.claudeview import agent_view
 from teamexec.core.errors import StateCorrupt, os_error_line
 from teamexec.core.events import Event, EventKind
 from teamexec.core.failures import FailureKind
@@ -300,7 +301,12 @@ class WorkerLifecycle:
             claimed.append(live)
         self.record_workers()  # recorded in active_workers before any process starts
         # the Claude task list shows the claims before any Claude agent can read it (§5)
-        self.sync_mirror(self.tasks[live.task_id] for live in claimed)
+        # the mirror leads each Claude agent's Phase 1 to the task chosen for it (§5)
+        held: dict[str, set[str]] = {}
+        for worker in self.running.values():
+            held.setdefault(worker.role, set()).add(worker.task_id)
+        fresh = [live.task_id for live in claimed]
+        self.sync_mirror(agent_view(self.tasks, fresh=fresh, held=held))
         crash_point("record")
         for live in claimed:
             self._start(live, now)

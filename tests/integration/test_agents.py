@@ -275,3 +275,21 @@ def test_evidence_off_checks_nothing(tmp_path):
     result = teamexec("run", str(root), env=ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     assert report(root)["evidence_missing"] == []
+
+
+def test_team_worker_finds_its_own_task_in_the_claude_list_and_completes_it_there(tmp_path):
+    # team-worker.md Phase 1 takes the first pending, unblocked entry of its prefix: the
+    # mirror must lead each agent to the task teamexec started it for, not a sibling
+    graph = {"IMPL-001": [], "IMPL-002": [], "IMPL-003": [], "IMPL-004": ["IMPL-001"]}
+    behaviour = {"*": {"team_worker": True, "exit": 3}}  # only the list can complete it
+    root = session(tmp_path, graph, CLAUDE, behaviour=behaviour, executor={"max_workers": 2})
+    result = teamexec("run", str(root), env=ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    runs = agent_runs(root)
+    assert sorted(r["claimed"] for r in runs) == sorted(graph)  # each task once
+    assert all(r["claimed"] == r["task"] for r in runs)
+    assert {t["status"] for t in tasks(root).values()} == {"completed"}
+    mirror = Path(os.environ["CLAUDE_CONFIG_DIR"]) / "tasks" / "TEST-s"
+    entries = [json.loads(p.read_text()) for p in mirror.glob("*.json")]
+    assert sorted(e["subject"] for e in entries) == sorted(graph)
+    assert {e["status"] for e in entries} == {"completed"}

@@ -14,7 +14,11 @@ which), in the output shape of the agent it stands for:
   ``resetsAt`` + ``api_error_status`` 429, codex ``turn.failed``, gemini
   ``error.code`` 429); ``overflow`` (a context overflow);
 - ``cost`` (USD, charged to every run but a rate-limited one), ``sleep``,
-  ``artifact`` (false: write no deliverable), ``tokens`` {input, output}.
+  ``artifact`` (false: write no deliverable), ``tokens`` {input, output};
+- ``team_worker`` (claude): find the task as CCW's team-worker does (Phase 1:
+  TaskList in ``$CLAUDE_CODE_TASK_LIST_ID``, the first pending, unblocked
+  entry of its prefix, claimed ``in_progress``) and complete it there
+  (Phase 5: TaskUpdate ``completed``); ``exit`` then sets the exit code.
 
 Every run is recorded in ``<session>/runs/<task>.<attempt>.<pid>.json``
 (argv, cost charged, session id) so tests can sum what the agents spent.
@@ -47,6 +51,72 @@ def _flag(argv: list[str], name: str) -> str | None:
     return argv[argv.index(name) + 1] if name in argv[:-1] else None
 
 
+def _prompt_field(prompt: str, name: str) -> str:
+    """A ``name: value`` line of the prompt's Role Assignment."""
+    for line in prompt.splitlines():
+        if line.startswith(f"{name}: "):
+            return line[len(name) + 2 :].strip()
+    raise SystemExit(f"no {name} in the prompt")
+
+
+def _prefixes(role_spec: Path) -> list[str]:
+    """``prefix`` and ``additional_prefixes`` from the role-spec frontmatter (plain lines)."""
+    found: list[str] = []
+    for line in role_spec.read_text().split("---")[1].splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "prefix":
+            found.append(value.strip().strip('"'))
+        elif key.strip() == "additional_prefixes":
+            found.extend(json.loads(value.strip() or "[]"))
+    return found
+
+
+def _task_update(path: Path, **changes: Any) -> None:
+    """Claude Code's TaskUpdate: the entry rewritten whole (temporary file, rename)."""
+    entry = json.loads(path.read_text())
+    entry.update(changes)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(entry, indent=2))
+    os.replace(tmp, path)
+
+
+def team_worker(prompt: str, session: Path) -> str | None:
+    """team-worker.md Phase 1 and Phase 5 against the Claude task list; the subject done.
+
+    Phase 1: TaskList; the entries whose subject starts with the role's prefix
+    + "-", status ``pending``, every blocker completed; the first by id;
+    TaskUpdate ``in_progress``.  Phase 2-4: the artifact.  Phase 5: TaskUpdate
+    ``completed``.  None when no task was found ("No tasks found", STOP).
+    """
+    assert os.environ.get("CLAUDE_CODE_ENABLE_TODO_TOOLS") == "1"
+    config = Path(os.environ.get("CLAUDE_CONFIG_DIR") or Path.home() / ".claude")
+    directory = config / "tasks" / os.environ["CLAUDE_CODE_TASK_LIST_ID"]
+    prefixes = _prefixes(Path(_prompt_field(prompt, "role_spec")))
+    entries = {}
+    for path in directory.glob("*.json"):
+        entry = json.loads(path.read_text())
+        entries[str(entry["id"])] = (path, entry)
+    status = {number: entry.get("status") for number, (_p, entry) in entries.items()}
+    mine = [
+        (int(number), path, entry)
+        for number, (path, entry) in entries.items()
+        if any(str(entry.get("subject", "")).startswith(f"{p}-") for p in prefixes)
+        and entry.get("status") == "pending"
+        and all(status.get(str(b)) == "completed" for b in entry.get("blockedBy") or ())
+    ]
+    if not mine:
+        print("No tasks found", flush=True)
+        return None
+    _number, path, entry = min(mine, key=lambda item: item[0])
+    _task_update(path, status="in_progress")
+    subject = str(entry["subject"])
+    artifact = session / "artifacts" / f"{subject.lower()}.md"
+    artifact.parent.mkdir(exist_ok=True)
+    artifact.write_text(f"# {subject}\n")
+    _task_update(path, status="completed")
+    return subject
+
+
 def main(kind: str) -> int:
     argv = sys.argv[1:]
     prompt = sys.stdin.read()
@@ -68,9 +138,16 @@ def main(kind: str) -> int:
         artifact = session / "artifacts" / f"{task.lower()}.md"
         artifact.parent.mkdir(exist_ok=True)
         artifact.write_text(f"# {task}\n\nattempt {attempt}\n")
+    claimed = None
+    if how.get("team_worker") and outcome == "success":
+        claimed = team_worker(prompt, session)
+        if claimed is None:
+            outcome = "error"
     runs = session / "runs"
     runs.mkdir(exist_ok=True)
     record = {
+        "task": task,
+        "claimed": claimed,
         "kind": kind,
         "argv": argv,
         "outcome": outcome,
@@ -80,7 +157,7 @@ def main(kind: str) -> int:
     }
     (runs / f"{task}.{attempt}.{os.getpid()}.json").write_text(json.dumps(record))
     printer = {"claude": _claude, "codex": _codex, "gemini": _gemini}[kind]
-    return printer(
+    code = printer(
         argv,
         outcome=outcome,
         conversation=conversation,
@@ -88,6 +165,7 @@ def main(kind: str) -> int:
         tokens=tokens,
         resets_at=resets_at,
     )
+    return int(how["exit"]) if "exit" in how else code
 
 
 def _claude(
