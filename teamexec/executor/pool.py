@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from teamexec.executor.agents import AgentDesk
     from teamexec.executor.engine import RunOptions
     from teamexec.executor.monitor import Monitor
+    from teamexec.storage.claudelist import ClaudeList
 
 
 @dataclass
@@ -102,6 +103,7 @@ class WorkerLifecycle:
     recheck_at: float | None
     priorities: CriticalPath | None
     agents: AgentDesk
+    claude_list: ClaudeList | None
     pause_reason: str | None
 
     if TYPE_CHECKING:  # provided by Engine
@@ -301,12 +303,13 @@ class WorkerLifecycle:
             claimed.append(live)
         self.record_workers()  # recorded in active_workers before any process starts
         # the Claude task list shows the claims before any Claude agent can read it (§5)
-        # the mirror leads each Claude agent's Phase 1 to the task chosen for it (§5)
-        held: dict[str, set[str]] = {}
-        for worker in self.running.values():
-            held.setdefault(worker.role, set()).add(worker.task_id)
-        fresh = [live.task_id for live in claimed]
-        self.sync_mirror(agent_view(self.tasks, fresh=fresh, held=held))
+        if self.claude_list is not None and self.claude_list is not self.store:
+            # the mirror leads each Claude agent's Phase 1 to the task chosen for it (§5)
+            held: dict[str, set[str]] = {}
+            for worker in self.running.values():
+                held.setdefault(worker.role, set()).add(worker.task_id)
+            fresh = [live.task_id for live in claimed]
+            self.sync_mirror(agent_view(self.tasks, fresh=fresh, held=held))
         crash_point("record")
         for live in claimed:
             self._start(live, now)
