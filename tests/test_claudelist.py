@@ -111,3 +111,34 @@ def test_an_agent_setting_a_completed_entry_back_never_reopens_it(tmp_path):
     assert store.read("RESEARCH-001").status.value == "completed"
     assert store.claim("RESEARCH-001", "w", now=0.0) is None
     assert store.completed() == {"RESEARCH-001"}
+
+
+def test_the_mirror_lists_only_open_blockers(tmp_path):
+    # team-worker.md Phase 1 picks pending tasks whose blockedBy is empty
+    store = ClaudeList(tmp_path / "m", subjects=FIVE)
+    store.open_blockers_only = True
+    research = Task(
+        {
+            "id": "RESEARCH-001",
+            "subject": "RESEARCH-001",
+            "status": "pending",
+            "owner": "researcher",
+            "blockedBy": [],
+            "blocks": ["DESIGN-001"],
+        }
+    )
+    design = Task(
+        {
+            "id": "DESIGN-001",
+            "subject": "DESIGN-001",
+            "status": "pending",
+            "owner": "designer",
+            "blockedBy": ["RESEARCH-001"],
+            "blocks": [],
+        }
+    )
+    store.write_many([design, research])
+    assert _entries(tmp_path / "m")["2.json"]["blockedBy"] == ["1"]
+    store.write_many([research.evolve(status="completed"), design])
+    assert _entries(tmp_path / "m")["2.json"]["blockedBy"] == []
+    assert ClaudeList(tmp_path / "m", subjects=FIVE).read("DESIGN-001").blocked_by == ()

@@ -111,6 +111,9 @@ class ClaudeList(TaskStore):
         self._by_subject: dict[str, int] = {}
         self._problems: list[Issue] = []
         self.force = False  # `teamexec reset`: a write may override a completion
+        # the mirror: blockedBy lists only blockers not completed, so an agent's Phase 1
+        # filter ("blockedBy empty", team-worker.md) finds a task whose dependencies are done
+        self.open_blockers_only = False
         self._seen_completed: set[str] = set()  # subjects once completed here: they stay so
 
     # ----------------------------------------------------------------- lock
@@ -255,6 +258,12 @@ class ClaudeList(TaskStore):
             old = current.get(key) if current else None
             foreign = [r for r in (old if isinstance(old, list) else []) if str(r) not in names]
             mapped = [numbers[s] for s in (ours or ()) if s in numbers]
+            if key == "blockedBy" and self.open_blockers_only:
+                mapped = [
+                    n
+                    for n, s in zip(mapped, _known(ours, numbers), strict=True)
+                    if s not in self._seen_completed
+                ]
             entry[key] = [*mapped, *foreign]
         done = TaskStatus.COMPLETED.value
         sticky = current is not None and current.get("status") == done and not self.force
@@ -285,6 +294,10 @@ class ClaudeList(TaskStore):
     def write_many(self, tasks: Iterable[Task]) -> int:
         """Write tasks; new ones are numbered dependencies first, as dispatch.md creates them."""
         return super().write_many(_dependencies_first(list(tasks)))
+
+
+def _known(subjects: Iterable[str] | None, numbers: Mapping[str, str]) -> list[str]:
+    return [s for s in (subjects or ()) if s in numbers]
 
 
 def _dependencies_first(tasks: list[Task]) -> list[Task]:

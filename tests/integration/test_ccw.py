@@ -105,7 +105,7 @@ def test_each_report_channel_alone_completes_each_task_once(tmp_path, mode):
     }
     assert set(entries) == set(FIVE)  # the mirror Claude agents used (§5)
     assert {e["status"] for e in entries.values()} == {"completed"}
-    assert entries["DESIGN-001"]["blockedBy"] == [str(int(entries["RESEARCH-001"]["id"]))]
+    assert entries["DESIGN-001"]["blockedBy"] == []  # the mirror lists open blockers only
 
 
 def _dead_pid() -> tuple[int, float]:
