@@ -100,7 +100,9 @@ def test_cost_and_tokens_from_runs_or_rows():
         {"id": "A-2", "role": "a", "cost_usd": 0.25, "tokens": 100},
         {"id": "B-1", "role": "b"},
     ]
-    assert spend(report(rows)) == {"a": {"cost_usd": 0.75, "tokens": 115.0}}
+    assert spend(report(rows)) == {
+        "a": {"cost_usd": 0.75, "tokens": 115.0, "turns": 0.0, "rate_limited": 0.0}
+    }
     page = render_page(report(rows))
     assert '<table id="spend">' in page and "$0.7500" in page
 
@@ -119,3 +121,19 @@ def test_graph_layers_survive_a_cycle_and_a_long_chain():
     assert set(graph_layers([{"id": "A", "depends_on": ["B"]}, {"id": "B", "depends_on": ["A"]}]))
     chain = [{"id": f"T{i}", "depends_on": [f"T{i - 1}"] if i else []} for i in range(5000)]
     assert graph_layers(chain)["T4999"] == 4999
+
+
+def test_cost_and_tokens_from_the_report_usage_totals():
+    usage = {"cost_usd": 1.5, "tokens": 2000, "turns": 7, "runs": 3, "rate_limited": 1}
+    none = {"cost_usd": 0, "tokens": 0, "turns": 0, "runs": 0, "rate_limited": 0}
+    out = report(ROWS, usage={"run": usage, "roles": {"b": usage, "a": none}})
+    assert spend(out) == {
+        "b": {"cost_usd": 1.5, "tokens": 2000.0, "turns": 7.0, "rate_limited": 1.0}
+    }
+    page = render_page(out)
+    assert "$1.5000" in page and "2,000" in page
+
+
+def test_tasks_completed_without_evidence_are_listed():
+    page = render_page(report(ROWS[:1], evidence_missing=["A-001"]))
+    assert "Completed without writing a deliverable" in page and "A-001" in page

@@ -226,9 +226,15 @@ def _failures(
 ) -> str:
     failed = [b for b in bars if b["outcome"] not in ("completed", "interrupted", "open")]
     stuck = list(report.get("stuck") or ())
-    if not failed and not stuck:
+    missing = [str(t) for t in report.get("evidence_missing") or ()]
+    if not failed and not stuck and not missing:
         return '<p class="muted">No attempt failed.</p>'
     parts = []
+    if missing:
+        parts.append(
+            "<p>Completed without writing a deliverable during the attempt (evidence): "
+            f"{escape(', '.join(missing))}</p>"
+        )
     for bar in failed:
         key = f"{bar['task']}.{bar['attempt']}"
         tail = tails.get(key)
@@ -249,13 +255,34 @@ def _failures(
     return "".join(parts)
 
 
+def _usage_row(usage: Mapping[str, Any]) -> dict[str, float]:
+    return {
+        key: _num(usage.get(key)) or 0.0 for key in ("cost_usd", "tokens", "turns", "rate_limited")
+    }
+
+
 def spend(report: Mapping[str, Any]) -> dict[str, dict[str, float]]:
-    """Cost (USD) and tokens per role, from whatever the agents reported; {} when none."""
+    """Cost (USD), tokens, turns and rate-limited attempts per role; {} when none was reported.
+
+    From report.json's ``usage.roles`` (the agent adapters' totals), else from
+    each task row's ``usage``, ``runs[]`` or ``cost_usd``/``tokens``.
+    """
+    usage = report.get("usage")
+    roles = usage.get("roles") if isinstance(usage, dict) else None
+    if isinstance(roles, dict):
+        return {
+            str(role): _usage_row(u)
+            for role, u in sorted(roles.items())
+            if isinstance(u, dict) and (_num(u.get("runs")) or _num(u.get("cost_usd")))
+        }
     per_role: dict[str, dict[str, float]] = {}
     for row in report.get("tasks") or ():
         role = str(row.get("role") or "?")
-        runs = [r for r in row.get("runs") or () if isinstance(r, dict)] or [row]
+        found = row.get("usage")
+        runs = [found] if isinstance(found, dict) else row.get("runs") or [row]
         for run in runs:
+            if not isinstance(run, dict):
+                continue
             cost = _num(run.get("cost_usd"))
             tokens = run.get("tokens")
             count = (
@@ -265,9 +292,13 @@ def spend(report: Mapping[str, Any]) -> dict[str, dict[str, float]]:
             )
             if cost is None and count is None:
                 continue
-            slot = per_role.setdefault(role, {"cost_usd": 0.0, "tokens": 0.0})
+            slot = per_role.setdefault(
+                role, {"cost_usd": 0.0, "tokens": 0.0, "turns": 0.0, "rate_limited": 0.0}
+            )
             slot["cost_usd"] += cost or 0.0
             slot["tokens"] += count or 0.0
+            slot["turns"] += _num(run.get("turns")) or 0.0
+            slot["rate_limited"] += _num(run.get("rate_limited")) or 0.0
     return per_role
 
 
@@ -277,17 +308,23 @@ def _spend_table(per_role: Mapping[str, Mapping[str, float]]) -> str:
             '<p class="muted">No cost or token figures were recorded: the agents printed none '
             "teamexec reads (plain agents report only their exit code).</p>"
         )
-    total_cost = sum(r["cost_usd"] for r in per_role.values())
-    total_tokens = sum(r["tokens"] for r in per_role.values())
+
+    def cells(r: Mapping[str, float], tag: str) -> str:
+        return (
+            f"<{tag} class=num>${r['cost_usd']:.4f}</{tag}>"
+            f"<{tag} class=num>{int(r['tokens']):,}</{tag}>"
+            f"<{tag} class=num>{int(r['turns'])}</{tag}>"
+            f"<{tag} class=num>{int(r['rate_limited'])}</{tag}>"
+        )
+
+    total = {k: sum(r[k] for r in per_role.values()) for k in next(iter(per_role.values()))}
     body = "".join(
-        f"<tr><td>{escape(role)}</td><td class=num>${r['cost_usd']:.4f}</td>"
-        f"<td class=num>{int(r['tokens']):,}</td></tr>"
-        for role, r in sorted(per_role.items())
+        f"<tr><td>{escape(role)}</td>{cells(r, 'td')}</tr>" for role, r in sorted(per_role.items())
     )
     return (
-        f'<table id="spend"><tr><th>role</th><th>cost</th><th>tokens</th></tr>{body}'
-        f"<tr><th>total</th><th class=num>${total_cost:.4f}</th>"
-        f"<th class=num>{int(total_tokens):,}</th></tr></table>"
+        '<table id="spend"><tr><th>role</th><th>cost</th><th>tokens</th><th>turns</th>'
+        f"<th>rate-limited attempts</th></tr>{body}<tr><th>total</th>{cells(total, 'th')}</tr>"
+        "</table>"
     )
 
 
