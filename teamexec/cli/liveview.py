@@ -9,9 +9,9 @@ nothing for it when stdout is no terminal, and each count is kept as the
 events arrive (no scan of the task list per frame).
 
 Events it reads, beyond their kind and task: ``data.role`` / ``data.attempt``
-(spawned), ``data.retry_at`` (retry), ``data.cost_usd`` (any event that
-reports spending), ``data.rate_limited_until`` with ``data.agent_kind`` (a
-rate limit).  Text is drawn as ``rich.text.Text``, never parsed as markup, so
+(spawned), ``data.retry_at`` (retry), ``data.cost_usd`` (one attempt's
+spending) or ``data.spent_usd`` (the run's total), ``data.agent_kind`` with
+``data.until`` (a rate limit until then; without ``until``: lifted).  Text is drawn as ``rich.text.Text``, never parsed as markup, so
 nothing printed can leak tags onto the screen.  A lock guards the state: rich
 redraws from its own thread.
 """
@@ -69,10 +69,17 @@ class LiveState:
         task = event.task_id
         cost = data.get("cost_usd")
         if isinstance(cost, int | float) and not isinstance(cost, bool):
-            self.cost_usd += float(cost)
-        until = data.get("rate_limited_until")
-        if isinstance(until, int | float):
-            self.limits[str(data.get("agent_kind") or "agent")] = float(until)
+            self.cost_usd += float(cost)  # one attempt's spending
+        spent = data.get("spent_usd")
+        if isinstance(spent, int | float) and not isinstance(spent, bool):
+            self.cost_usd = float(spent)  # the run's total so far
+        if "agent_kind" in data:  # a rate-limit event: closed until a time, or open again
+            until = data.get("until", data.get("rate_limited_until"))
+            agent = str(data["agent_kind"])
+            if isinstance(until, int | float) and not isinstance(until, bool):
+                self.limits[agent] = float(until)
+            else:
+                self.limits.pop(agent, None)
         if task is None:
             return
         kind = event.kind
