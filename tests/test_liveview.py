@@ -57,13 +57,13 @@ def test_back_off_and_rate_limit_countdowns_and_cost():
     state.apply(Event(EventKind.RETRY, "b", "B-1 attempt 1 failed", "B-1", retry), T0 + 5)
     limit = {"until": T0 + 125, "agent_kind": "claude"}
     state.apply(Event(EventKind.WARNING, "executor", "rate limited", None, limit), T0 + 5)
-    state.apply(Event(EventKind.INFO, "executor", "spent", None, {"spent_usd": 0.25}), T0 + 5)
+    state.apply(Event(EventKind.WARNING, "executor", "spent", None, {"spent_usd": 0.25}), T0 + 5)
     text = draw(state, T0 + 5)
     assert "B-1" in text and "attempt 2 in 0:25" in text and "after: agent exited 3" in text
     assert "claude rate-limited, spawns resume in 2:00" in text
     assert "$0.25" in text
     lifted = {"agent_kind": "claude"}
-    state.apply(Event(EventKind.INFO, "executor", "limit over", None, lifted), T0 + 6)
+    state.apply(Event(EventKind.WARNING, "executor", "limit over", None, lifted), T0 + 6)
     assert "rate-limited" not in draw(state, T0 + 6)
 
 

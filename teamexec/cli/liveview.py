@@ -11,8 +11,9 @@ events arrive (no scan of the task list per frame).
 Events it reads, beyond their kind and task: ``data.role`` / ``data.attempt``
 (spawned), ``data.retry_at`` (retry), ``data.cost_usd`` (one attempt's
 spending) or ``data.spent_usd`` (the run's total), ``data.agent_kind`` with
-``data.until`` (a rate limit until then; without ``until``: lifted).  Text is drawn as ``rich.text.Text``, never parsed as markup, so
-nothing printed can leak tags onto the screen.  A lock guards the state: rich
+``data.until`` (a rate limit until then; without ``until``: lifted).  Text is
+drawn as ``rich.text.Text``, never parsed as markup, so nothing printed can
+leak tags onto the screen.  A lock guards the state: rich
 redraws from its own thread.
 """
 
