@@ -138,6 +138,7 @@ def execute(request: RunRequest, reporter: Reporter) -> int:
 
     paths = SessionPaths(request.session, request.task_list)
     load_session(paths.root)  # validate before the lock file is even created
+    reporter.session = str(paths.root)
     if request.dry_run:
         return dry_run(request, paths, reporter)
     with ExecutorLock(paths.lock):

@@ -10,6 +10,7 @@ machine-readable summary.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import time
 from collections.abc import Mapping
@@ -35,6 +36,7 @@ class Reporter:
         self.live: Any = None
         self.state: Any = None  # liveview.LiveState while the live view runs
         self.early: list[Event] = []  # adoptions reported before the view starts
+        self.session: str | None = None  # named in the retry command of a failure line
 
     # ------------------------------------------------------------- lifecycle
     def start(self, *, total: int, done: int, console: Any = None) -> None:
@@ -83,7 +85,13 @@ class Reporter:
             self.state.apply(event, time.time())
         elif event.kind is EventKind.WORKER_ADOPTED and not self.json_out:
             self.early.append(event)
-        self.line(event.line())
+        text = event.line()
+        if event.kind is EventKind.FAILED and self.session is not None:
+            # the run goes on (it holds the lock): the command is for when it has ended
+            text += (
+                f"; once the run ends: teamexec resume {shlex.quote(self.session)} --retry-failed"
+            )
+        self.line(text)
 
     def summary(self, value: Mapping[str, Any]) -> None:
         if self.json_out:

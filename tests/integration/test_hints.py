@@ -35,6 +35,8 @@ def test_the_failure_line_names_the_reason_and_the_log_and_the_hint_retries(tmp_
     root, out = failed_session(tmp_path)
     assert "B-001 failed after 1 attempt(s), permanent failure: agent exited 3" in out
     assert "log logs/B-001.1.log" in out
+    failure = next(line for line in out.splitlines() if "B-001 failed after" in line)
+    assert failure.endswith(f"once the run ends: teamexec resume {root} --retry-failed")
     assert f"log: {root}/logs/B-001.1.log" in out
     status = teamexec("check", str(root)).stdout
     assert f"agent exited 3 — log: {root}/logs/B-001.1.log" in status
