@@ -130,3 +130,21 @@ def test_msg_imports_no_typer_rich_or_executor(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "heavy: []" in result.stdout
     assert len(list((tmp_path / ".msg" / "inbox").glob("*.json"))) == 1
+
+
+def test_a_session_with_the_newcomer_mistakes_gets_each_explained_with_its_fix(tmp_path):
+    root = write_session(
+        tmp_path / "s",
+        {"A-001": [], "B-001": ["A-001"]},
+        specs={"a": {"timout_s": 5, "agent": ["no-such-agent-xyz"]}},
+    )
+    check = teamexec("check", str(root))
+    assert check.returncode == 0, check.stderr
+    assert "unknown key 'timout_s': did you mean 'timeout_s'?" in check.stdout
+    assert "agent `no-such-agent-xyz` is not on PATH; install it, or give its full path" in (
+        check.stdout
+    )
+    run = teamexec("run", str(root), "--json")
+    assert run.returncode == 1
+    errors = json.loads(run.stdout)["errors"]
+    assert any("no-such-agent-xyz" in e for e in errors)
