@@ -48,6 +48,7 @@ def test_the_readme_links_the_docs_and_nothing_points_outside_the_repo():
     for doc in [REPO / "README.md", *(REPO / "docs").glob("*.md"), REPO / "bench" / "README.md"]:
         text = doc.read_text(encoding="utf-8")
         assert "../shared" not in text, doc
+        assert "PROTOCOL v" not in text, f"{doc}: cite docs/FORMAT.md, the repo's own reference"
         for target in re.findall(r"\]\(([^)#]+)\)", text):
             if "://" not in target:
                 assert (doc.parent / target).exists(), f"{doc}: broken link {target}"
