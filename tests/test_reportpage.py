@@ -137,3 +137,13 @@ def test_cost_and_tokens_from_the_report_usage_totals():
 def test_tasks_completed_without_evidence_are_listed():
     page = render_page(report(ROWS[:1], evidence_missing=["A-001"]))
     assert "Completed without writing a deliverable" in page and "A-001" in page
+
+
+def test_a_large_graph_is_summarised_by_depth():
+    rows = [
+        {"id": f"T-{i}", "status": "completed", "depends_on": [f"T-{i - 1}"] if i % 2 else []}
+        for i in range(1000)
+    ]
+    page = render_page(report(rows))
+    assert '<table id="graph">' in page and '<g class="node"' not in page
+    assert "1000 tasks: too many to draw" in page and "500 completed" in page

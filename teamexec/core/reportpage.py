@@ -37,6 +37,7 @@ STATUS_COLOURS = {
     "pending": "#c7ccd1",
 }
 LANE_H, LANE_GAP, LEFT, WIDTH = 26, 6, 70, 960
+MAX_GRAPH_NODES = 300
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#202124}
@@ -359,6 +360,21 @@ def graph_svg(rows: Sequence[Mapping[str, Any]]) -> str:
     if not rows:
         return '<p class="muted">No tasks.</p>'
     depth = graph_layers(rows)
+    if len(rows) > MAX_GRAPH_NODES:  # a drawing of thousands of boxes helps no one
+        layers: dict[int, dict[str, int]] = {}
+        for row in rows:
+            count = layers.setdefault(depth.get(str(row.get("id")), 0), {})
+            count[str(row.get("status"))] = count.get(str(row.get("status")), 0) + 1
+        body = "".join(
+            f"<tr><td class=num>{layer}</td><td class=num>{sum(c.values())}</td>"
+            f"<td>{escape(', '.join(f'{n} {s}' for s, n in sorted(c.items())))}</td></tr>"
+            for layer, c in sorted(layers.items())
+        )
+        return (
+            f'<p class="muted">{len(rows)} tasks: too many to draw; the graph by depth '
+            "(the longest chain of dependencies before a task):</p>"
+            f'<table id="graph"><tr><th>depth</th><th>tasks</th><th>status</th></tr>{body}</table>'
+        )
     columns: dict[int, list[str]] = {}
     for row in rows:
         columns.setdefault(depth.get(str(row.get("id")), 0), []).append(str(row.get("id")))
