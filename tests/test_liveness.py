@@ -10,7 +10,8 @@ import psutil
 import pytest
 
 from sessionkit import wait_for
-from teamexec.executor.liveness import Liveness, find_worker, pid_matches, process_start_time
+from teamexec.executor.host import LocalHost
+from teamexec.executor.liveness import find_worker, pid_matches, process_start_time
 
 # A worker that starts an "agent" child inheriting its environment, then waits
 # for its stdin to close: the test ends it, nobody sleeps on a timer.
@@ -94,9 +95,9 @@ def test_find_worker_finds_the_worker_not_its_agent():
     wait_for(lambda: find_worker("w-find-me") is None, what="worker and agent gone")
 
 
-def test_liveness_object_bundles_the_facts():
-    live = Liveness()
+def test_the_local_host_bundles_the_facts():
+    live = LocalHost()
     started = live.process_start_time(os.getpid())
     assert live.pid_matches(os.getpid(), started)
     assert live.find_worker("w-nobody") is None
-    assert abs(live.now() - psutil.Process().create_time()) < 24 * 3600 * 365
+    assert abs(live.time() - psutil.Process().create_time()) < 24 * 3600 * 365

@@ -186,7 +186,7 @@ def dry_run(request: RunRequest, paths: SessionPaths, reporter: Reporter) -> int
         Running(str(e["worker_id"]), str(e.get("role")), str(e.get("task_id")))
         for e in rec.session_data.get("active_workers") or ()
     ]
-    spawns = engine.next_spawns(rec.tasks, adopted, now)
+    spawns = engine.pool.next_spawns(rec.tasks, adopted, now)
     view = {
         "session": str(paths.root),
         "actions": [
@@ -209,7 +209,7 @@ def finish(
 ) -> int:
     paths, session = engine.paths, engine.session
     hint = f"teamexec resume {paths.root}"
-    if outcome.paused_by == "budget" and not outcome.interrupted:
+    if outcome.paused_by is PauseReason.BUDGET and not outcome.interrupted:
         # §10: say what was spent and how to go on; exit 1 like any pause that needs the user
         spent = engine.agents.budget_note or "the budget is spent"
         reporter.line(

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from teamexec.core.agentcmd import resolve_agent, roles_without_agent
+from teamexec.core.deadlines import ARTIFACT_GRACE_S, artifact_expired
 from teamexec.core.errors import StateCorrupt
 from teamexec.core.events import Event, EventKind
 from teamexec.core.handling import Context, Verdict
@@ -52,8 +50,10 @@ from teamexec.core.reconcile import (
 from teamexec.core.schedule import PipelineState, Stuck
 from teamexec.core.tasktable import TaskTable
 from teamexec.executor.agents import AgentDesk
-from teamexec.executor.liveness import Liveness
-from teamexec.executor.pool import LiveWorker, WorkerLifecycle
+from teamexec.executor.host import Host, LocalHost
+from teamexec.executor.options import PauseReason as PauseReason
+from teamexec.executor.options import RunOptions as RunOptions  # both re-exported for the CLI
+from teamexec.executor.pool import LiveWorker, WorkerPool
 from teamexec.executor.shared import SharedFiles
 from teamexec.storage import messages as inbox
 from teamexec.storage import safeopen
@@ -73,27 +73,7 @@ from teamexec.validation.rolespec import parse_role_spec
 from teamexec.worker.crashpoints import crash_point
 
 if TYPE_CHECKING:  # watchdog is imported only by the run loop, not by `check`
-    from teamexec.executor.monitor import Monitor
-
-ARTIFACT_GRACE_S = 5.0  # how long a reported artifact may take to appear (network file systems)
-
-
-@dataclass
-class RunOptions:
-    max_workers: int | None = None
-    cli_agent: str | None = None
-    poll: bool = False
-    detach: bool = False
-    backoff_scale: float = 1.0
-    kill_grace_s: float = 10.0
-    rescan_s: float = 2.0
-    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    start_dir: Path = field(default_factory=Path.cwd)
-
-
-class PauseReason(StrEnum):
-    USER = "user"  # teamexec pause or stop
-    CONSENSUS = "consensus"  # a second HIGH consensus_blocked on a revised task
+    pass
 
 
 @dataclass(frozen=True)
@@ -105,7 +85,7 @@ class Outcome:
     detached: bool = False
 
 
-class Engine(SharedFiles, WorkerLifecycle):
+class Engine(SharedFiles):
     def __init__(
         self,
         *,
@@ -113,13 +93,13 @@ class Engine(SharedFiles, WorkerLifecycle):
         session: Session,
         options: RunOptions,
         emit: Callable[[Event], None],
-        liveness: Liveness | None = None,
+        host: Host | None = None,
     ) -> None:
         self.paths = paths
         self.session = session
         self.options = options
         self.emit = emit
-        self.liveness = liveness or Liveness()
+        self.host: Host = host or LocalHost()  # every clock and OS effect goes through it
         self.store = open_task_store(paths.tasks, subjects=set(session.graph))
         self.messages = inbox.MessageLog(paths.messages_log, root=paths.root)
         self.session_file = SessionFile(paths.team_session, session.data)
@@ -127,22 +107,18 @@ class Engine(SharedFiles, WorkerLifecycle):
         self.spec_paths: dict[str, Path] = {}
         self.tasks: dict[str, Task] = TaskTable()  # keeps which tasks could start
         self.dirty: set[str] = set()
-        self.running: dict[str, LiveWorker] = {}
         self.role_state: dict[str, Any] = read_meta_roles(paths)
-        self.max_workers = options.max_workers or session.executor.max_workers
         self.cwd = self._agent_cwd()
         self.pause_reason: PauseReason | None = None
         self.stop_requested = False
         self.interrupted = False
         self.deferred_since: dict[str, float] = {}
         self.meta_dirty = False
-        self.monitor: Monitor | None = None
-        self.task_seconds: dict[str, float] = {}
         self.trace = Trace(options.env.get("TEAMEXEC_TRACE"))
         self.session_written_at = 0.0
-        self.host = socket.gethostname()
-        self.pid = os.getpid()
-        self.pid_started_at = self.liveness.process_start_time(self.pid)
+        self.hostname = self.host.hostname
+        self.pid = self.host.pid
+        self.pid_started_at = self.host.process_start_time(self.pid)
         self.recheck_at: float | None = None  # when a young orphan must be judged again
         # where a reported artifact may lie (§1: the session, the agents' directory)
         self.artifact_roots = (
@@ -153,6 +129,9 @@ class Engine(SharedFiles, WorkerLifecycle):
         if session.executor.schedule is Schedule.CRITICAL_PATH:
             history = report_role_means(read_previous_report(paths))
             self.priorities = CriticalPath(history)
+        self.pool = WorkerPool(
+            self, self.host, max_workers=options.max_workers or session.executor.max_workers
+        )
         self._init_shared()
         self.agents = AgentDesk(
             paths=paths,
@@ -160,8 +139,17 @@ class Engine(SharedFiles, WorkerLifecycle):
             specs=self.specs,
             agent_for=self.agent_for,
             emit=emit,
-            now=time.time(),
+            now=self.host.time(),
         )
+
+    # the pool's state, as the rest of the engine (and shared.py) reads it
+    @property
+    def running(self) -> dict[str, LiveWorker]:
+        return self.pool.running
+
+    @property
+    def task_seconds(self) -> dict[str, float]:
+        return self.pool.task_seconds
 
     # ----------------------------------------------------------------- setup
     def _agent_cwd(self) -> Path:
@@ -196,7 +184,7 @@ class Engine(SharedFiles, WorkerLifecycle):
         for task in (tasks or {}).values():
             wid = task.claimed_by
             if task.status is TaskStatus.IN_PROGRESS and wid:
-                found = self.liveness.find_worker(wid)
+                found = self.host.find_worker(wid)
                 facts[wid] = WorkerFact(found is not None, *(found or (None, None)))
         for entry in self.session.active_workers if recorded else ():
             wid = entry.get("worker_id")
@@ -205,19 +193,17 @@ class Engine(SharedFiles, WorkerLifecycle):
             pid, started = entry.get("pid"), entry.get("pid_started_at")
             if isinstance(pid, int):
                 # the worker id too: a pid written by someone else never adopts a stranger
-                alive = self.liveness.pid_matches(
-                    pid, started if started is not None else None, wid
-                )
+                alive = self.host.pid_matches(pid, started if started is not None else None, wid)
                 facts[wid] = WorkerFact(alive, pid, started)
                 continue
-            found = self.liveness.find_worker(wid)  # killed between record and spawn update
+            found = self.host.find_worker(wid)  # killed between record and spawn update
             facts[wid] = WorkerFact(found is not None, *(found or (None, None)))
         return facts
 
     def claimer(self, worker_id: str) -> dict[str, Any]:
         """What this executor records in a claim (PROTOCOL §8: own claims need no timer)."""
         return claimer_record(
-            worker_id, host=self.host, pid=self.pid, pid_started_at=self.pid_started_at
+            worker_id, host=self.hostname, pid=self.pid, pid_started_at=self.pid_started_at
         )
 
     def claimers_alive(self, tasks: Mapping[str, Task]) -> dict[str, bool]:
@@ -225,10 +211,10 @@ class Engine(SharedFiles, WorkerLifecycle):
         alive: dict[str, bool] = {}
         for task in tasks.values():
             claimer = claimer_of(task) if task.status is TaskStatus.IN_PROGRESS else None
-            if claimer is None or claimer.get("host") != self.host:
+            if claimer is None or claimer.get("host") != self.hostname:
                 continue
             pid, started = claimer.get("pid"), claimer.get("pid_started_at")
-            alive[task.id] = isinstance(pid, int) and self.liveness.pid_matches(
+            alive[task.id] = isinstance(pid, int) and self.host.pid_matches(
                 pid, started if isinstance(started, int | float) else None
             )
         return alive
@@ -267,7 +253,7 @@ class Engine(SharedFiles, WorkerLifecycle):
             tasks=candidates,
             workers=self.worker_facts(candidates, recorded=False),
             now=now,
-            host=self.host,
+            host=self.hostname,
             claimers_alive=self.claimers_alive(candidates),
         )
         for task_id, task in sorted(candidates.items()):
@@ -308,7 +294,7 @@ class Engine(SharedFiles, WorkerLifecycle):
             inbox=inbox.read_inbox(self.paths),
             seen_ids=frozenset(self.messages.seen),
             backoff_scale=self.options.backoff_scale,
-            host=self.host,
+            host=self.hostname,
             claimers_alive=self.claimers_alive(tasks),
             completed_elsewhere=self.external_completions(tasks),
             artifact_roots=self.artifact_roots,
@@ -375,7 +361,7 @@ class Engine(SharedFiles, WorkerLifecycle):
         for name, message, verdict in settled:
             if verdict.deferred:
                 first = self.deferred_since.setdefault(name, now)
-                if now - first < ARTIFACT_GRACE_S:
+                if not artifact_expired(first, now):
                     continue
                 reason = f"{verdict.reason} (gave up after {ARTIFACT_GRACE_S:g} s)"
                 verdict = Verdict(accepted=False, reason=reason)
@@ -460,7 +446,7 @@ class Engine(SharedFiles, WorkerLifecycle):
         task = self.tasks.get(str(data.get("task_id")))
         attempt = data.get("attempt")
         if task is not None and isinstance(attempt, int):
-            data["log_tail"] = self._log_tail(task.id, attempt)
+            data["log_tail"] = self.pool.log_tail(task.id, attempt)
 
     def _artifact_exists(self, artifact: str) -> bool:
         """Absolute, or relative to the session or to the agents' working directory.
@@ -573,7 +559,7 @@ class Engine(SharedFiles, WorkerLifecycle):
     def _write_session(self, data: dict[str, Any], *, durable: bool) -> None:
         was_damaged = self.session_file.damaged
         self.session_file.write(data, durable=durable)
-        self.session_written_at = time.time()
+        self.session_written_at = self.host.time()
         if self.session_file.damaged and self.session_file.damaged != was_damaged:
             text = f"{self.paths.team_session}: {self.session_file.damaged}"
             self.emit(Event(EventKind.STATE_CORRUPT, "executor", text))

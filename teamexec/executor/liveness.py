@@ -7,14 +7,11 @@ pid (the executor died between recording it and spawning it), or one that
 claimed a task on its own (inner loop), is found by its
 ``TEAMEXEC_WORKER_ID`` environment variable.
 
-Executor side only (psutil).  The engine holds one ``Liveness`` object and
-asks it everything, including the time, so core tests inject a fake instead
-of starting processes or sleeping.
+Executor side only (psutil).  The loop asks these through its ``Host``
+(host.py), which tests replace with a fake instead of starting processes.
 """
 
 from __future__ import annotations
-
-import time
 
 import psutil
 
@@ -84,20 +81,3 @@ def find_worker(worker_id: str) -> tuple[int, float] | None:
         return None
     created, pid = min(tops)
     return pid, created
-
-
-class Liveness:
-    """The OS facts the engine needs, in one injectable object (tests fake it)."""
-
-    def now(self) -> float:
-        """Wall-clock epoch seconds: what state files record and retry_at compares with."""
-        return time.time()
-
-    def process_start_time(self, pid: int) -> float | None:
-        return process_start_time(pid)
-
-    def pid_matches(self, pid: int, started_at: float | None, worker_id: str | None = None) -> bool:
-        return pid_matches(pid, started_at, worker_id=worker_id)
-
-    def find_worker(self, worker_id: str) -> tuple[int, float] | None:
-        return find_worker(worker_id)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 import queue
-import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -106,14 +106,14 @@ class Monitor:
         for thread in self._threads:
             thread.join(timeout=0.1)
 
-    def watch_exit(self, worker_id: str, proc: subprocess.Popen[bytes]) -> None:
-        """A thread that waits for one child and reports its exit code."""
+    def watch_exit(self, worker_id: str, wait: Callable[[], int]) -> None:
+        """A thread that waits for one job (``wait`` blocks until it ends) and reports its exit."""
 
-        def wait() -> None:
-            code = proc.wait()
+        def waiter() -> None:
+            code = wait()
             self.wakes.put(Wake(WakeKind.EXIT, worker_id, code))
 
-        thread = threading.Thread(target=wait, name=f"wait-{worker_id}", daemon=True)
+        thread = threading.Thread(target=waiter, name=f"wait-{worker_id}", daemon=True)
         thread.start()
         self._threads = [t for t in self._threads if t.is_alive()]
         self._threads.append(thread)

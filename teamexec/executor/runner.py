@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import queue
 import signal
-import time
 from collections.abc import Iterable
 from types import FrameType
 from typing import NoReturn
@@ -20,7 +19,7 @@ from typing import NoReturn
 from teamexec.core.errors import TeamexecError, one_line, os_error_line
 from teamexec.core.events import Event, EventKind
 from teamexec.core.model import Control, SessionStatus, Severity
-from teamexec.core.schedule import PipelineState, Running, pipeline_state
+from teamexec.core.schedule import PipelineState, pipeline_state
 from teamexec.executor.engine import Engine, Outcome, PauseReason
 from teamexec.executor.monitor import Monitor, Wake, WakeKind
 from teamexec.storage import safeopen
@@ -91,16 +90,16 @@ def step(engine: Engine, wakes: Iterable[Wake], now: float) -> Outcome | None:
     read_control(engine)
     engine.drain_inbox(now)
     for wake in exits:  # after the inbox: a worker's last message precedes its exit
-        engine.worker_exited(wake.name, wake.code, now)
-    engine.check_adopted(now)
+        engine.pool.worker_exited(wake.name, wake.code, now)
+    engine.pool.check_adopted(now)
     engine.recheck_orphans(now)
-    engine.enforce_deadlines(now)
+    engine.pool.enforce_deadlines(now)
     if engine.interrupted or engine.stop_requested:
         return _stop(engine, now)
     if engine.pause_reason is None:
-        engine.spawn_ready(now)
+        engine.pool.spawn_ready(now)
     engine.flush_tasks()
-    running = [Running(w.worker_id, w.role, w.task_id) for w in engine.running.values()]
+    running = engine.pool.running_list()
     state, stuck = pipeline_state(
         engine.tasks,
         roles=engine.specs.keys(),
@@ -124,7 +123,7 @@ def step(engine: Engine, wakes: Iterable[Wake], now: float) -> Outcome | None:
 def _stop(engine: Engine, now: float) -> Outcome:
     detached = engine.interrupted and engine.options.detach
     if not detached:
-        engine.terminate_all(now)
+        engine.pool.terminate_all(now)
     engine.flush_tasks()
     engine.flush_session(status=SessionStatus.PAUSED)
     return Outcome(
@@ -138,11 +137,11 @@ def _stop(engine: Engine, now: float) -> Outcome:
 def run_loop(engine: Engine) -> Outcome:
     """Run until the pipeline ends, is stopped, or a signal arrives."""
     monitor = Monitor(poll=engine.options.poll, probe=engine.paths.root)
-    engine.monitor = monitor
+    engine.pool.monitor = monitor
     try:
         _watch(engine, monitor)
     except OSError:
-        engine.monitor = None
+        engine.pool.monitor = None
         raise  # nothing started yet: the CLI prints one line naming the path
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -154,22 +153,22 @@ def run_loop(engine: Engine) -> Outcome:
         wakes: list[Wake] = []
         while True:
             try:
-                outcome = step(engine, wakes, time.time())
+                outcome = step(engine, wakes, engine.host.time())
             except (OSError, TeamexecError) as exc:
                 _abort(engine, exc)
             if outcome is not None:
                 return outcome
-            wakes = _wait(monitor, engine.deadline(time.time()))
+            wakes = _wait(monitor, engine.pool.deadline(engine.host.time()), engine.host.time())
     except BaseException:
         # a bug: still never leave workers behind that nobody watches
         with contextlib.suppress(Exception):
-            engine.terminate_all(time.time())
+            engine.pool.terminate_all(engine.host.time())
         raise
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         monitor.stop()
-        engine.monitor = None
+        engine.pool.monitor = None
         engine.trace.close()
 
 
@@ -186,7 +185,7 @@ def _abort(engine: Engine, exc: OSError | TeamexecError) -> NoReturn:
     """
     line = os_error_line(exc) if isinstance(exc, OSError) else one_line(str(exc))
     engine.emit(Event(EventKind.WARNING, "executor", f"{line}: stopping the workers"))
-    engine.terminate_all(time.time())
+    engine.pool.terminate_all(engine.host.time())
     with contextlib.suppress(OSError, TeamexecError):
         engine.flush_tasks()
     with contextlib.suppress(OSError, TeamexecError):
@@ -207,10 +206,10 @@ def _watch(engine: Engine, monitor: Monitor) -> None:
         monitor.watch(engine.claude_list.directory, WakeKind.CLAUDE)
 
 
-def _wait(monitor: Monitor, until: float) -> list[Wake]:
+def _wait(monitor: Monitor, until: float, now: float) -> list[Wake]:
     """Block until a wake-up or the deadline, then take everything queued."""
     wakes: list[Wake] = []
-    timeout = max(0.0, until - time.time())
+    timeout = max(0.0, until - now)
     try:
         wakes.append(monitor.wakes.get(timeout=timeout))
     except queue.Empty:

@@ -32,13 +32,13 @@ from teamexec.core.events import Event, EventKind
 from teamexec.core.handling import Context, Verdict, apply_message, complete_task
 from teamexec.core.model import Message, RoleSpec, Session, Task, TaskStatus
 from teamexec.core.msglog import as_message, log_completions, may_speak_for, task_of
+from teamexec.executor.options import RunOptions
 from teamexec.storage.claudelist import ClaudeList, mirror_dir
 from teamexec.storage.messages import MessageLog
 from teamexec.storage.paths import SessionPaths
 from teamexec.storage.store import TaskStore
 
 if TYPE_CHECKING:
-    from teamexec.executor.engine import RunOptions
     from teamexec.executor.pool import LiveWorker
 
 LOG_DEFER_S = 5.0  # how long a logged completion may wait for its artifact to appear
@@ -56,13 +56,15 @@ class SharedFiles:
     specs: dict[str, RoleSpec]
     tasks: dict[str, Task]
     dirty: set[str]
-    running: dict[str, LiveWorker]
     role_state: dict[str, Any]
     meta_dirty: bool
     cwd: Path
     artifact_roots: tuple[str, ...]
 
     if TYPE_CHECKING:  # provided by Engine
+
+        @property
+        def running(self) -> dict[str, LiveWorker]: ...
 
         def agent_for(self, role: str) -> tuple[str, ...] | None: ...
         def _note_worker(self, message: Any, verdict: Any, now: float) -> None: ...

@@ -1,0 +1,132 @@
+"""A Host for in-process tests: a clock moved by hand, processes that exist on paper.
+
+``FakeHost`` stands where ``executor.host.LocalHost`` does (Supervisor's
+``DummyOptions`` idea): the loop asks it the time, starts workers through its
+backend and signals their groups, and nothing real happens — no process, no
+sleep.  A test moves the clock with ``advance``, lets a worker end with
+``exit``, and hands the loop the exit wake-ups a monitor would have queued
+with ``exits``.  A worker's process dies on SIGKILL, and on SIGTERM unless it
+was started with ``stubborn`` (it ignores SIGTERM, as a hung agent may).
+"""
+
+from __future__ import annotations
+
+import itertools
+import signal
+from dataclasses import dataclass, field
+
+from teamexec.executor.host import Handle, Job
+from teamexec.executor.monitor import Wake, WakeKind
+
+
+@dataclass
+class FakeProcess:
+    job: Job
+    pid: int
+    started_at: float
+    code: int | None = None  # set when it ended
+    signals: list[signal.Signals] = field(default_factory=list)
+    stubborn: bool = False  # ignores SIGTERM
+    reported_exit: bool = False
+
+
+class FakeBackend:
+    """submit / poll / wait / cancel on paper."""
+
+    def __init__(self, host: FakeHost) -> None:
+        self.host = host
+        self.fail_next: OSError | None = None  # the next submit raises this
+
+    def submit(self, job: Job) -> Handle:
+        if self.fail_next is not None:
+            error, self.fail_next = self.fail_next, None
+            raise error
+        proc = FakeProcess(job, next(self.host.pids), self.host.now)
+        proc.stubborn = job.env.get("TEAMEXEC_TASK_ID") in self.host.stubborn
+        self.host.procs[proc.pid] = proc
+        return Handle(job.worker_id, proc.pid, proc.started_at, proc)
+
+    def poll(self, handle: Handle) -> int | None:
+        return self.host.procs[handle.pid].code
+
+    def wait(self, handle: Handle) -> int:
+        raise AssertionError("in-process tests have no monitor: use FakeHost.exits()")
+
+    def cancel(self, handle: Handle, sig: signal.Signals) -> bool:
+        return self.host.signal_group(handle.pid, sig)
+
+
+class FakeHost:
+    hostname = "fakehost"
+    pid = 999_999  # the executor's own pid: alive, never a worker
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+        self.mono = 0.0
+        self.pids = itertools.count(50_000)
+        self.procs: dict[int, FakeProcess] = {}
+        self.stubborn: set[str] = set()  # task ids whose workers ignore SIGTERM
+        self.backend = FakeBackend(self)
+
+    # --- the Host interface
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def sleep(self, seconds: float) -> None:
+        self.advance(seconds)
+
+    def signal_group(self, pid: int, sig: signal.Signals) -> bool:
+        proc = self.procs.get(pid)
+        if proc is None or proc.code is not None:
+            return False
+        proc.signals.append(sig)
+        if sig is signal.SIGKILL or (sig is signal.SIGTERM and not proc.stubborn):
+            proc.code = -int(sig)
+        return True
+
+    def process_start_time(self, pid: int) -> float | None:
+        if pid == self.pid:
+            return 0.0
+        proc = self.procs.get(pid)
+        return proc.started_at if proc is not None and proc.code is None else None
+
+    def pid_matches(self, pid: int, started_at: float | None, worker_id: str | None = None) -> bool:
+        if started_at is None or self.process_start_time(pid) != started_at:
+            return False
+        proc = self.procs.get(pid)
+        return worker_id is None or proc is None or proc.job.worker_id == worker_id
+
+    def find_worker(self, worker_id: str) -> tuple[int, float] | None:
+        for proc in self.procs.values():
+            if proc.code is None and proc.job.worker_id == worker_id:
+                return proc.pid, proc.started_at
+        return None
+
+    # --- what tests do
+    def advance(self, seconds: float) -> float:
+        self.now += seconds
+        self.mono += seconds
+        return self.now
+
+    def worker(self, task_id: str) -> FakeProcess:
+        """The latest process started for ``task_id``."""
+        found = [p for p in self.procs.values() if p.job.env["TEAMEXEC_TASK_ID"] == task_id]
+        assert found, f"no worker was started for {task_id}"
+        return found[-1]
+
+    def exit(self, task_id: str, code: int = 0) -> None:
+        proc = self.worker(task_id)
+        assert proc.code is None, f"{task_id}'s worker has already ended"
+        proc.code = code
+
+    def exits(self) -> list[Wake]:
+        """The exit wake-ups a monitor would have queued since the last call."""
+        wakes = []
+        for proc in self.procs.values():
+            if proc.code is not None and not proc.reported_exit:
+                proc.reported_exit = True
+                wakes.append(Wake(WakeKind.EXIT, proc.job.worker_id, proc.code))
+        return wakes
