@@ -522,12 +522,14 @@ def report(session_path: Path, *, html: Path | None, json_out: bool) -> list[str
         return [json.dumps({"ok": True, **data}, indent=2, ensure_ascii=False)]
     if html is not None:
         return lines
-    tasks, _problems = TaskStore(paths.tasks).read_all()
+    tasks, _problems = open_task_store(paths.tasks, subjects=set(session.graph)).read_all()
     return report_lines(
         data,
         roles=sorted(session.roles),
         session_path=str(paths.root),
-        delivered=deliverables(tasks, paths.artifacts, paths.root),
+        delivered=deliverables(
+            tasks, paths.artifacts, paths.root, agents_cwd=paths.project_root or Path.cwd()
+        ),
     )
 
 
