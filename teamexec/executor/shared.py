@@ -111,14 +111,8 @@ class SharedFiles:
         """Write the tasks into the mirror (only entries that differ are written)."""
         if self.claude_list is None or self.claude_list is self.store:
             return
-        batch = {t.id: t for t in tasks}
-        for task in list(batch.values()):  # a completion unblocks its dependents' entries
-            if task.status is TaskStatus.COMPLETED:
-                for other in task.data.get("blocks") or ():
-                    if isinstance(other, str) and other in self.tasks and other not in batch:
-                        batch[other] = self.tasks[other]
         try:
-            self.claude_list.write_many(list(batch.values()))
+            self.claude_list.write_many(list(tasks))
         except OSError as exc:
             text = f"{self.claude_list.directory}: cannot write the Claude task list: {exc}"
             self.emit(Event(EventKind.WARNING, "executor", text))
