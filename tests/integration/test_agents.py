@@ -80,6 +80,9 @@ def test_success_records_figures_and_report_totals_equal_what_agents_spent(tmp_p
     assert "Spent: $" in result.stdout
     view = json.loads(teamexec("check", str(root), "--json", env=ENV).stdout)
     assert view["usage"] == summed
+    page = tmp_path / "report.html"
+    assert teamexec("report", str(root), "--html", str(page), env=ENV).returncode == 0
+    assert f"${summed['run']['cost_usd']:.4f}" in page.read_text()  # the page's spend table
 
 
 def test_claude_is_error_with_subtype_success_fails_the_attempt_and_the_retry_resumes(tmp_path):
@@ -293,3 +296,14 @@ def test_team_worker_finds_its_own_task_in_the_claude_list_and_completes_it_ther
     entries = [json.loads(p.read_text()) for p in mirror.glob("*.json")]
     assert sorted(e["subject"] for e in entries) == sorted(graph)
     assert {e["status"] for e in entries} == {"completed"}
+
+
+def test_inner_loop_continues_the_previous_tasks_conversation(tmp_path):
+    graph = {"S-001": [], "S-002": ["S-001"], "S-003": ["S-002"]}
+    root = session(tmp_path, graph, CLAUDE, specs={"s": {"inner_loop": True}})
+    result = teamexec("run", str(root), env=ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    runs = {r["task"]: r for r in agent_runs(root)}
+    assert "--resume" not in runs["S-001"]["argv"]
+    assert runs["S-002"]["argv"][-2:] == ["--resume", runs["S-001"]["session_id"]]
+    assert runs["S-003"]["argv"][-2:] == ["--resume", runs["S-002"]["session_id"]]
