@@ -28,3 +28,13 @@ def test_chosen_task_pending_siblings_blocked_by_held_tasks_other_roles_untouche
     assert view["IMPL-004"].blocked_by == ("IMPL-001", "IMPL-002", "IMPL-003")
     assert "TEST-001" not in view
     assert tasks["IMPL-003"].status.value == "in_progress"  # the task files keep the truth
+
+
+def test_staggered_starts_one_unclaimed_claude_agent_per_role():
+    from teamexec.core.claudeview import staggered
+    from teamexec.core.schedule import Spawn
+
+    plan = [Spawn("IMPL-001", "impl"), Spawn("IMPL-002", "impl"), Spawn("TEST-001", "test")]
+    assert staggered(plan, roles={"impl"}, waiting=set()) == plan[:1] + plan[2:]
+    assert staggered(plan, roles={"impl"}, waiting={"impl"}) == plan[2:]
+    assert staggered(plan, roles=set(), waiting=set()) == plan

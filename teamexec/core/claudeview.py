@@ -15,13 +15,22 @@ path, ``max_workers``), so the mirror the agent reads must lead Phase 1 to
 
 Only the mirror shows this; the task files keep the truth, and a Claude list
 given as ``--task-list`` (the store itself) is never written this way.
+
+Two agents of one role started before either has claimed would both see two
+pending entries and take the first: ``staggered`` starts a role's next Claude
+worker only once its started agents have claimed their entries (or
+``CLAIM_GRACE_S`` has passed, or the role's agents turned out not to use the
+list at all).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 
 from teamexec.core.model import Task, TaskStatus, task_sort_key
+from teamexec.core.schedule import Spawn
+
+CLAIM_GRACE_S = 60.0  # how long a role's next agent waits for the last one's claim
 
 
 def agent_view(
@@ -44,4 +53,19 @@ def agent_view(
         extra = [t for t in holding if t != task.id and t not in task.blocked_by]
         if extra:
             out.append(task.evolve(blockedBy=[*task.blocked_by, *extra]))
+    return out
+
+
+def staggered(
+    plan: Sequence[Spawn], *, roles: Collection[str], waiting: Collection[str]
+) -> list[Spawn]:
+    """At most one new worker per staggered role, none for a role still ``waiting``."""
+    out: list[Spawn] = []
+    taken: set[str] = set()
+    for item in plan:
+        if item.role in roles:
+            if item.role in waiting or item.role in taken:
+                continue
+            taken.add(item.role)
+        out.append(item)
     return out

@@ -133,6 +133,7 @@ class Engine(SharedFiles):
             self, self.host, max_workers=options.max_workers or session.executor.max_workers
         )
         self._init_shared()
+        self.mirror_users: dict[str, bool] = {}
         self.agents = AgentDesk(
             paths=paths,
             session=session,

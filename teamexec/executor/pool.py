@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from teamexec.core import attempt, attempts
-from teamexec.core.claudeview import agent_view
+from teamexec.core.claudeview import CLAIM_GRACE_S, agent_view, staggered
 from teamexec.core.deadlines import Act, Limits, WorkerClock, due, exit_verdict, judge, next_wake
 from teamexec.core.errors import StateCorrupt, os_error_line
 from teamexec.core.events import Event, EventKind
@@ -106,6 +106,7 @@ class PoolOwner(Protocol):
     priorities: CriticalPath | None
     agents: AgentDesk
     claude_list: ClaudeList | None
+    mirror_users: dict[str, bool]  # role -> whether its agents claim in the Claude list
     pause_reason: PauseReason | None
 
     def agent_for(self, role: str) -> tuple[str, ...] | None: ...
@@ -116,6 +117,8 @@ class PoolOwner(Protocol):
     def claude_env(self, role: str) -> dict[str, str]: ...
     def _corrupt_task(self, task_id: str, exc: StateCorrupt) -> None: ...
     def claimer(self, worker_id: str) -> dict[str, Any]: ...
+
+    def claude_roles(self) -> set[str]: ...
 
 
 class WorkerPool:
@@ -156,13 +159,45 @@ class WorkerPool:
             runnable_roles=runnable,
             ranks=None if self.owner.priorities is None else self.owner.priorities.ranks(tasks),
         )
-        return self.owner.agents.admit(plan, now)
+        plan = self.owner.agents.admit(plan, now)
+        if (
+            plan
+            and self.owner.claude_list is not None
+            and self.owner.claude_list is not self.owner.store
+        ):
+            plan = self._stagger_claude(plan, now)
+        return plan
+
+    def _stagger_claude(self, plan: list[Spawn], now: float) -> list[Spawn]:
+        """One unclaimed Claude agent per role at a time (see core/claudeview.py)."""
+        assert self.owner.claude_list is not None
+        roles = {
+            r for r in self.owner.claude_roles() if self.owner.mirror_users.get(r) is not False
+        }
+        if not any(item.role in roles for item in plan):
+            return plan
+        try:
+            listed, _problems = self.owner.claude_list.read_all()
+        except OSError:
+            listed = {}
+        waiting = set()
+        for live in self.running.values():
+            if live.role not in roles:
+                continue
+            entry = listed.get(live.task_id)
+            if entry is not None and entry.status is not TaskStatus.PENDING:
+                self.owner.mirror_users[live.role] = True  # its agents claim in the list
+            elif now - live.started_at < CLAIM_GRACE_S:
+                waiting.add(live.role)
+        return staggered(plan, roles=roles, waiting=waiting)
 
     def worker_exited(self, worker_id: str, code: int | None, now: float) -> None:
         """Account for a worker that is gone: any task it still holds failed (a crash)."""
         live = self.running.pop(worker_id, None)
         if live is None:
             return
+        if self.owner.mirror_users.get(live.role) is None and self.owner.claude_list is not None:
+            self.owner.mirror_users[live.role] = False  # ended without claiming in the list
         self.task_seconds[live.task_id] = self.task_seconds.get(live.task_id, 0.0) + (
             now - live.started_at
         )

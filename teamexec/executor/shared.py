@@ -59,6 +59,7 @@ class SharedFiles:
     role_state: dict[str, Any]
     meta_dirty: bool
     cwd: Path
+    mirror_users: dict[str, bool]
     artifact_roots: tuple[str, ...]
 
     if TYPE_CHECKING:  # provided by Engine
@@ -211,6 +212,8 @@ class SharedFiles:
                 continue
             self.tasks[task_id] = complete_task(task, artifact=None, now=now)
             self.dirty.add(task_id)
+            if task.owner:
+                self.mirror_users[task.owner] = True  # its agents work in the list (pool.py)
             for live in self.running.values():
                 if live.task_id == task_id:
                     live.reported.add(task_id)
