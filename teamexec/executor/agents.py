@@ -70,6 +70,7 @@ class AgentDesk:
         )
         self.gates_dirty = False
         self.spent = Usage()
+        self.conversations: dict[str, str] = {}  # role -> its last sound conversation
         self.budget_note: str | None = None  # what was spent, once the budget stopped spawns
 
     # ------------------------------------------------------------- the kind
@@ -132,13 +133,20 @@ class AgentDesk:
 
     # ---------------------------------------------------- after an attempt
     def attempt_ended(
-        self, run: AgentRun | None, *, now: float, started_at: float | None = None
+        self,
+        run: AgentRun | None,
+        *,
+        now: float,
+        started_at: float | None = None,
+        role: str | None = None,
     ) -> None:
-        """Rate limits and spending from one ended attempt (a verdict's ``run``)."""
+        """Rate limits, spending and the role's conversation from one ended attempt."""
         if run is None:
             return
         if run.found:
             self.spent = self.spent + run_usage(run.metadata(0))
+        if role and run.session_id and not run.context_overflow and not run.rate_limited:
+            self.conversations[role] = run.session_id
         kind = run.kind.value
         if run.rate_limited and ratelimit.stale(
             self.gates, kind, now=now, resets_at=run.resets_at, started_at=started_at
@@ -208,9 +216,13 @@ class AgentDesk:
     def command(self, role: str, task: Task) -> tuple[AgentKind, str | None]:
         """The kind and the conversation a new attempt of ``task`` continues (None: afresh)."""
         kind = self.kind(role)
+        spec = self.specs.get(role)
         resume = None
         if task.attempts > 1:
-            resume = attempt.resume_session(task, self.specs.get(role))
+            resume = attempt.resume_session(task, spec)
+        if resume is None and spec is not None and spec.inner_loop:
+            # an inner-loop role's next worker goes on with the role's conversation (§7)
+            resume = self.conversations.get(role)
         return kind, resume
 
     # --------------------------------------------------------------- budget

@@ -489,7 +489,8 @@ class Engine(SharedFiles):
             return
         about = self.tasks.get(str(data.get("task_id")))
         started = parse_iso(about.metadata.get("started_at")) if about is not None else None
-        self.agents.attempt_ended(verdict.run, now=now, started_at=started)
+        owner = about.owner if about is not None else None
+        self.agents.attempt_ended(verdict.run, now=now, started_at=started, role=owner)
         live = self.running.get(str(data.get("worker_id", "")))
         if live is None:
             live = next(

@@ -304,6 +304,6 @@ def test_inner_loop_continues_the_previous_tasks_conversation(tmp_path):
     result = teamexec("run", str(root), env=ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     runs = {r["task"]: r for r in agent_runs(root)}
-    assert "--resume" not in runs["S-001"]["argv"]
-    assert runs["S-002"]["argv"][-2:] == ["--resume", runs["S-001"]["session_id"]]
+    assert "--resume" not in runs["S-001"]["argv"], result.stdout
+    assert runs["S-002"]["argv"][-2:] == ["--resume", runs["S-001"]["session_id"]], result.stdout
     assert runs["S-003"]["argv"][-2:] == ["--resume", runs["S-002"]["session_id"]]
