@@ -192,7 +192,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--graphs", nargs="+", default=list(GRAPHS), choices=list(GRAPHS))
+    parser.add_argument(
+        "--graphs", nargs="*", default=list(GRAPHS), choices=list(GRAPHS), help="none: no makespan"
+    )
     parser.add_argument("--lb", type=float, default=25.0, help="lower bound to scale to, seconds")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--small", action="store_true", help="small graphs (the smoke test)")
@@ -210,15 +212,17 @@ def main() -> None:
         "--simulate-only", action="store_true", help="only the simulated table (no processes)"
     )
     args = parser.parse_args()
-    snake = None if args.no_snakemake or args.simulate_only else snakemake_bin()
+    skip_snake = args.no_snakemake or args.simulate_only or not args.graphs
+    snake = None if skip_snake else snakemake_bin()
     cases = []
     for name in args.graphs:
         case = (SMALL if args.small else GRAPHS)[name]()
         cases.append(case.scaled(args.lb / case.lower_bound(args.workers)))
     print(json.dumps({"lb_s": args.lb, "workers": args.workers, "small": args.small}))
-    if not args.simulate_only:
+    if cases and not args.simulate_only:
         makespan_table(cases, args.workers, snake, no_fsync=args.no_fsync_diagnostic)
-    simulated_table(cases, args.workers, 0 if args.small else args.seeds)
+    if cases:
+        simulated_table(cases, args.workers, 0 if args.small else args.seeds)
     if args.rate_limited and not args.simulate_only:
         limits = [Limit(tasks=12, work_s=0.5)] if args.small else [Limit(), Limit(rate=1.0)]
         OUT.mkdir(parents=True, exist_ok=True)

@@ -72,7 +72,8 @@ def write_session(root: Path, limit: Limit, *, workers: int, worker: str = "sh")
         "team_name": "bench",
         "roles": roles,
         "completion_action": "auto_keep",
-        "executor": {"max_workers": workers, "worker": worker},
+        # the stand-in reads no Claude task list: no mirror in ~/.claude, none read back
+        "executor": {"max_workers": workers, "worker": worker, "claude_task_list": False},
     }
     graph = {f"T-{i:03d}": [] for i in range(limit.tasks)}
     analysis = {"capabilities": roles, "dependency_graph": graph, "roles": roles}
@@ -98,7 +99,8 @@ def ratelimit_table(teamexec: str, limits: list[Limit], workers: int, out: Path)
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for limit in limits:
-        session = write_session(out / f"ratelimit-{limit.tasks}", limit, workers=workers)
+        name = f"ratelimit-{limit.tasks}-r{limit.rate:g}-c{limit.capacity}"
+        session = write_session(out / name, limit, workers=workers)
         command = [teamexec, "run", str(session), "--max-workers", str(workers)]
         command += ["--completion", "keep", "--json"]
         start = time.perf_counter()
