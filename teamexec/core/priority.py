@@ -84,28 +84,30 @@ def remaining_paths(
     files) never raises: the tasks on it get their own weight only.
     """
     live = {tid: t for tid, t in tasks.items() if t.status is not TaskStatus.DELETED}
+    own = {tid: weights.get(t.owner or "", unknown) for tid, t in live.items()}
+    deps = {
+        tid: [d for d in set(t.blocked_by) if d in live and d != tid] for tid, t in live.items()
+    }
     children: dict[str, list[str]] = {tid: [] for tid in live}
-    waiting = dict.fromkeys(live, 0)  # dependents not yet ranked, per task
-    for tid, task in live.items():
-        for dep in set(task.blocked_by):
-            if dep in live and dep != tid:
-                children[dep].append(tid)
-                waiting[dep] += 1
+    for tid, before in deps.items():
+        for dep in before:
+            children[dep].append(tid)
+    waiting = {tid: len(after) for tid, after in children.items()}  # dependents not yet ranked
     ranks: dict[str, float] = {}
     ready = [tid for tid, count in waiting.items() if count == 0]  # the graph's ends
     while ready:  # reverse topological order (Kahn's algorithm from the sinks)
         tid = ready.pop()
-        task = live[tid]
-        tail = max((ranks[c] for c in children[tid]), default=0.0)
+        after = children[tid]
+        tail = max([ranks[c] for c in after]) if after else 0.0
         # rounded to the microsecond: equal paths summed in another order still tie (by id)
-        ranks[tid] = round(weight_of(task, weights, unknown) + tail, 6)
-        for dep in set(task.blocked_by):
-            if dep in live and dep != tid:
-                waiting[dep] -= 1
-                if waiting[dep] == 0:
-                    ready.append(dep)
-    for tid, task in live.items():  # on or behind a cycle
-        ranks.setdefault(tid, weight_of(task, weights, unknown))
+        ranks[tid] = round(own[tid] + tail, 6)
+        for dep in deps[tid]:
+            waiting[dep] -= 1
+            if waiting[dep] == 0:
+                ready.append(dep)
+    if len(ranks) < len(live):  # tasks on or behind a cycle get their own weight
+        for tid in live.keys() - ranks.keys():
+            ranks[tid] = own[tid]
     return ranks
 
 
