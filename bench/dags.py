@@ -35,8 +35,9 @@ def fanout(n: int) -> Graph:
     return {f"T-{i:06d}": ([] if i == 0 else ["T-000000"]) for i in range(n)}
 
 
-def write_session(root: Path, graph: Graph, *, agent: list[str], worker: str = "python") -> Path:
-    """A one-role teamexec session running ``agent`` for every task with ``worker``."""
+def write_session(root: Path, graph: Graph, *, agent: list[str], worker: str | None = None) -> Path:
+    """A one-role teamexec session running ``agent`` for every task with ``worker``
+    (None: no ``executor.worker`` key, what a user gets without reading the docs)."""
     if root.exists():
         shutil.rmtree(root)
     (root / "role-specs").mkdir(parents=True)
@@ -52,7 +53,7 @@ def write_session(root: Path, graph: Graph, *, agent: list[str], worker: str = "
         "team_name": "bench",
         "roles": [{"name": "t", "prefix": "T"}],
         "completion_action": "auto_keep",
-        "executor": {"orphan_after_s": 300, "worker": worker},
+        "executor": {"orphan_after_s": 300, **({} if worker is None else {"worker": worker})},
     }
     analysis = {
         "capabilities": [{"name": "t", "prefix": "T"}],

@@ -34,7 +34,8 @@ def percentile(values: list[float], q: float) -> float:
 
 def measure(events: int, poll: bool, worker: str) -> dict[str, float]:
     root = HERE / "out" / f"latency-{'poll' if poll else 'native'}"
-    write_session(root / "session", chain(events + 1), agent=["true"], worker=worker)
+    chosen = None if worker == "default" else worker
+    write_session(root / "session", chain(events + 1), agent=["true"], worker=chosen)
     trace = root / "trace.jsonl"
     trace.unlink(missing_ok=True)
     command = [teamexec_bin(), "run", str(root / "session"), "--max-workers", "1"]
@@ -66,7 +67,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--events", type=int, default=1000)
-    parser.add_argument("--worker", default="sh", choices=["python", "sh"])
+    parser.add_argument("--worker", default="default", choices=["default", "python", "sh"])
     args = parser.parse_args()
     print(
         "| observer | events | callback->spawn p50 ms | p99 ms | mean ms | of which seen p50 ms |"

@@ -111,7 +111,9 @@ def bench_case(
                 "--json",
             ],
             case,
-            lambda: write_session(session, graph, agent=["true"], worker=worker),
+            lambda: write_session(
+                session, graph, agent=["true"], worker=None if worker == "default" else worker
+            ),
         ),
     }
     if snake is not None:
@@ -144,7 +146,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-snakemake", action="store_true")
     parser.add_argument(
-        "--worker", default="python", choices=["python", "sh"], help="teamexec's built-in worker"
+        "--worker",
+        default="default",
+        choices=["default", "python", "sh"],
+        help="teamexec's built-in worker (default: no executor.worker key in the session)",
     )
     args = parser.parse_args()
     snake = None if args.no_snakemake else snakemake_bin()

@@ -142,7 +142,7 @@ class ExecutorConfig:
     orphan_after_s: float = 300.0
     agent: tuple[str, ...] | None = None
     cwd: str | None = None
-    worker: str = "python"  # the built-in worker: "python" (full) or "sh" (lean)
+    worker: str = "auto"  # the built-in worker: "auto", "python" (full) or "sh" (lean)
     claude_task_list: bool = True  # mirror tasks into a Claude Code task list (§5)
     schedule: Schedule = Schedule.CRITICAL_PATH
     budget_usd: float | None = None  # the run's spending cap (PROTOCOL §10); None: no cap

@@ -112,6 +112,27 @@ def build_status(
                 "elapsed_s": round(now - started, 1) if started is not None else None,
             }
         )
+    # a claim whose worker runs but is not in team-session.json yet (the executor
+    # writes active_workers at most a second after a spawn; an inner-loop worker
+    # claims by itself): shown too, so check is exact while a run goes on
+    listed = {e.get("worker_id") for e in session.active_workers}
+    for task in tasks.values():
+        wid = task.claimed_by
+        fact = workers.get(wid) if wid else None
+        if task.status is not TaskStatus.IN_PROGRESS or wid in listed or not fact or not fact.alive:
+            continue
+        started = parse_iso(task.metadata.get("started_at"))
+        active.append(
+            {
+                "worker_id": wid,
+                "role": task.owner,
+                "task_id": task.id,
+                "pid": fact.pid,
+                "alive": True,
+                "elapsed_s": round(now - started, 1) if started is not None else None,
+            }
+        )
+        listed.add(wid)
     shaped = as_reconciled(session, tasks, now, done_ids)
     schedule: dict[str, Any] = {"name": "fifo"}
     ranks = None

@@ -534,17 +534,6 @@ class Engine(SharedFiles):
             self.sync_mirror(written)
             self.dirty.clear()
 
-    def record_workers(self) -> None:
-        """Write active_workers alone, durably: the record made before any spawn.
-
-        Counters and completed_tasks are left for flush_session — reconcile
-        recomputes them from the task files, and recomputing them here would
-        make every spawn cost a scan of all tasks.
-        """
-        data = dict(self.session_file.data)
-        data["active_workers"] = [w.entry() for w in self.running.values()]
-        self._write_session(data, durable=True)
-
     def flush_session(self, *, status: SessionStatus | None = None, durable: bool = True) -> None:
         data = dict(self.session_file.data)
         data["completed_tasks"] = completed_union(data.get("completed_tasks") or (), self.tasks)

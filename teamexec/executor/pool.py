@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from teamexec.core import attempt, attempts
+from teamexec.core.agentout import AgentKind
 from teamexec.core.claudeview import CLAIM_GRACE_S, agent_view, staggered
 from teamexec.core.deadlines import Act, Limits, WorkerClock, due, exit_verdict, judge, next_wake
 from teamexec.core.errors import StateCorrupt, os_error_line
@@ -112,7 +113,6 @@ class PoolOwner(Protocol):
     def agent_for(self, role: str) -> tuple[str, ...] | None: ...
     def runnable_roles(self) -> set[str]: ...
     def flush_tasks(self) -> None: ...
-    def record_workers(self) -> None: ...
     def sync_mirror(self, tasks: Iterable[Task]) -> None: ...
     def claude_env(self, role: str) -> dict[str, str]: ...
     def _corrupt_task(self, task_id: str, exc: StateCorrupt) -> None: ...
@@ -340,7 +340,6 @@ class WorkerPool:
             )
             self.running[wid] = live
             claimed.append(live)
-        self.owner.record_workers()  # recorded in active_workers before any process starts
         # the Claude task list shows the claims before any Claude agent can read it (§5)
         if self.owner.claude_list is not None and self.owner.claude_list is not self.owner.store:
             # the mirror leads each Claude agent's Phase 1 to the task chosen for it (§5)
@@ -352,8 +351,14 @@ class WorkerPool:
         crash_point("record")
         for live in claimed:
             self._start(live, now)
-        # the pids reach team-session.json with the step's final flush; a crash
-        # before it is covered: resume finds the worker by TEAMEXEC_WORKER_ID
+        # The durable claim (claimed_by, and the claimer's host, pid and start
+        # time) is the record made before the process starts: after a crash
+        # resume finds the worker by TEAMEXEC_WORKER_ID, or proves the claim
+        # dead and resets it.  active_workers, pids included, reaches
+        # team-session.json with the pass's session flush, at most a second
+        # later and not fsynced (check adds live claims the file does not list
+        # yet): rewriting that O(tasks) file durably before every spawn cost
+        # two fsyncs, a rename and ~2.4 ms of JSON (at 10k tasks) per task.
 
     def _free_slot(self) -> int:
         """The lowest lane number no running worker holds."""
@@ -406,7 +411,7 @@ class WorkerPool:
         argv: tuple[str, ...]
         if spec.worker is not None:
             argv = spec.worker
-        elif self.owner.session.executor.worker == "sh" and not spec.inner_loop and agent:
+        elif agent and self._lean(spec, kind):
             argv = spawn.lean_worker_argv(
                 attempt.agent_command(kind, agent, spec=spec, resume=resume)
             )
@@ -437,6 +442,20 @@ class WorkerPool:
         )
         facts = {"role": live.role, "attempt": live.attempt}  # for the live view
         self.owner.emit(Event(EventKind.SPAWNED, "executor", text, live.task_id, facts))
+
+    def _lean(self, spec: RoleSpec, kind: AgentKind) -> bool:
+        """Whether the lean shell worker runs this role's tasks (~1 ms to start, not ~30 ms).
+
+        ``auto`` (the default) takes it wherever it does all the Python worker
+        would: one task per process (no inner loop) and a plain agent command.
+        Claude Code, Codex and Gemini keep the Python worker, which knows them.
+        """
+        if spec.inner_loop:
+            return False
+        choice = self.owner.session.executor.worker
+        if choice == "auto":
+            return kind is AgentKind.PLAIN
+        return choice == "sh"
 
     def _lean_inputs(self, live: LiveWorker, spec: RoleSpec, now: float) -> dict[str, str]:
         """The lean worker cannot build its prompt: write it for it (not fsynced: scratch)."""

@@ -507,7 +507,7 @@ def executor_config(raw: Any) -> ExecutorConfig:
         orphan_after_s=float(raw.get("orphan_after_s", 300)),
         agent=split_command(raw.get("agent")),
         cwd=raw.get("cwd"),
-        worker=raw.get("worker", "python"),
+        worker=raw.get("worker", "auto"),
         claude_task_list=raw.get("claude_task_list", True) is not False,
         schedule=Schedule(raw.get("schedule", Schedule.CRITICAL_PATH.value)),
         budget_usd=_number(budget.get("usd")),
