@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from teamexec.cli import jsonout
 from teamexec.core.errors import ExitCode
 from teamexec.core.model import Control, EndAction
 
@@ -233,7 +234,7 @@ def check(
         root = session or discover()
         view = do_check(root, task_list=task_list, cli_agent=agent)
         if json_out:
-            print(json.dumps({"ok": True, **view}, indent=2, ensure_ascii=False))
+            print(jsonout.dumps({"ok": True, **view}))
         else:
             print("\n".join(status_lines(view)))
         return ExitCode.OK

@@ -9,13 +9,13 @@ machine-readable summary.
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from teamexec.cli import jsonout
 from teamexec.core.events import Event, EventKind
 
 
@@ -95,11 +95,11 @@ class Reporter:
 
     def summary(self, value: Mapping[str, Any]) -> None:
         if self.json_out:
-            print(json.dumps(value, indent=2, ensure_ascii=False), file=self.out, flush=True)
+            print(jsonout.dumps(value), file=self.out, flush=True)
 
     def dry_run(self, view: Mapping[str, Any]) -> None:
         if self.json_out:
-            print(json.dumps(view, indent=2, ensure_ascii=False), file=self.out)
+            print(jsonout.dumps(view), file=self.out)
             return
         print(f"Dry run for {view['session']} — nothing written", file=self.out)
         print("Reconcile:", file=self.out)
