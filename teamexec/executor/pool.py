@@ -477,7 +477,13 @@ class WorkerPool:
         # replaced, never written through: a symlink placed at this name is not followed
         safeopen.check_dirs(path, self.owner.paths.root)
         atomic_write(path, prompt.encode("utf-8"), durable=False)
-        return {"TEAMEXEC_PROMPT_FILE": str(path.resolve()), "TEAMEXEC_STARTED_TS": iso(now)}
+        # the boot instant in centiseconds: the worker adds /proc/uptime for its report's ts
+        boot = time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
+        return {
+            "TEAMEXEC_PROMPT_FILE": str(path.resolve()),
+            "TEAMEXEC_STARTED_TS": iso(now),
+            "TEAMEXEC_BOOT_EPOCH_CS": str(round(boot * 100)),
+        }
 
     def terminate_all(self, now: float) -> None:
         """SIGTERM every worker's group, SIGKILL after the grace period; tasks to pending."""
