@@ -15,6 +15,7 @@ through ``Host`` — so tests drive it with a FakeHost, in milliseconds.
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -477,7 +478,8 @@ class WorkerPool:
         # replaced, never written through: a symlink placed at this name is not followed
         safeopen.check_dirs(path, self.owner.paths.root)
         atomic_write(path, prompt.encode("utf-8"), durable=False)
-        # the boot instant in centiseconds: the worker adds /proc/uptime for its report's ts
+        # the boot instant in centiseconds: the worker adds /proc/uptime for its
+        # report's ts.  The real clocks, not Host's: the worker reads the real machine's.
         boot = time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
         return {
             "TEAMEXEC_PROMPT_FILE": str(path.resolve()),
