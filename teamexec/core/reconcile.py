@@ -147,7 +147,9 @@ def merge_external(tasks: dict[str, Task], found: Mapping[str, str], now: float)
     return events
 
 
-def create_missing(session: Session, tasks: dict[str, Task], now: float) -> list[Event]:
+def create_missing(
+    session: Session, tasks: dict[str, Task], now: float, *, described: bool = True
+) -> list[Event]:
     deps = {tid: node.depends_on for tid, node in session.graph.items()}
     blocks = dag.dependents(deps)
     completed = set(session.completed_tasks)
@@ -162,6 +164,7 @@ def create_missing(session: Session, tasks: dict[str, Task], now: float) -> list
             blocks=blocks.get(task_id, ()),
             completed=task_id in completed,
             now=now,
+            described=described,
         )
         text = f"{task_id} created for {node.role} from the dependency graph"
         events.append(Event(EventKind.TASK_CREATED, "executor", text, task_id))

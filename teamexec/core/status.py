@@ -53,7 +53,7 @@ def as_reconciled(
     completed_tasks, a Claude task list, messages.jsonl) — reconcile's own rules,
     applied to a copy."""
     shaped = dict(tasks)
-    create_missing(session, shaped, now)
+    create_missing(session, shaped, now, described=False)  # readiness needs no prose
     merge_completions(shaped, session.completed_tasks, now)
     merge_external(shaped, dict.fromkeys(elsewhere, "recorded elsewhere"), now)
     return shaped
