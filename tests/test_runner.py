@@ -104,7 +104,8 @@ def test_a_task_runs_reports_and_the_pipeline_completes(tmp_path):
     run = Run(tmp_path / "s", {"A-001": [], "B-001": ["A-001"]})
     assert run.step() is None
     worker = run.host.worker("A-001")
-    assert worker.job.argv[-1] == "teamexec.worker"  # the built-in worker, argv only
+    # the built-in worker, argv only: the lean one, executor.worker auto for a plain agent
+    assert worker.job.argv[1].endswith("lean_worker.sh")
     assert run.task("A-001")["status"] == "in_progress"
     assert "B-001" not in {p.job.env["TEAMEXEC_TASK_ID"] for p in run.host.procs.values()}
     run.report("A-001", duration_s=1.5)
