@@ -73,3 +73,35 @@ def test_a_missing_file_is_created_in_team_meta_shape(tmp_path):
     assert meta["status"] == "active"
     assert meta["created_at"] == "1970-01-01T00:00:00.000+00:00"
     assert schema_errors("meta", meta) == []
+
+
+def test_the_last_write_of_a_run_waits_out_a_busy_team_msg(tmp_path, monkeypatch):
+    """A pass's write gives up while team_msg keeps rewriting the file; the run's last does not.
+
+    team_msg is stood in for by a hook that rewrites meta.json in place (as its
+    writeFileSync does) every time teamexec reads it, for the first 20 reads.
+    """
+    from teamexec.storage import sessionfiles
+
+    paths = SessionPaths(tmp_path)
+    paths.msg.mkdir()
+    paths.meta.write_text(json.dumps({"status": "active", "role_state": {}}))
+    reads = {"n": 0}
+    real_read = sessionfiles._read_meta
+
+    def busy_read(p):
+        value = real_read(p)
+        reads["n"] += 1
+        if reads["n"] <= 20:  # team_msg writes again right after each of our reads
+            beat = {"status": "active", "role_state": {"coordinator": {"beat": reads["n"]}}}
+            with open(paths.meta, "w") as f:
+                f.write(json.dumps(beat))
+        return value
+
+    monkeypatch.setattr(sessionfiles, "_read_meta", busy_read)
+    assert write_meta(paths, "S", {"tester": {"progress_pct": 90}}, 0) is False
+    assert "executor" not in json.loads(paths.meta.read_text())  # busy: left for a later pass
+    assert write_meta(paths, "S", {"tester": {"progress_pct": 90}}, 0, settle_s=5.0) is True
+    meta = json.loads(paths.meta.read_text())
+    assert meta["executor"]["roles"]["tester"]["progress_pct"] == 90
+    assert meta["role_state"]["coordinator"]["beat"] == 20  # team_msg's last write kept

@@ -85,6 +85,9 @@ class Outcome:
     detached: bool = False
 
 
+FINAL_META_SETTLE_S = 2.0  # the run's last meta.json write waits out team_msg this long
+
+
 class Engine(SharedFiles):
     def __init__(
         self,
@@ -387,9 +390,17 @@ class Engine(SharedFiles):
         crash_point("message")
         for name in done:  # only now: a crash before this re-applies, to no effect
             inbox.remove(self.paths, name)
-        if self.meta_dirty:  # stays dirty while team_msg is mid-write: retried next pass
+        self.flush_meta(now)
+
+    def flush_meta(self, now: float, *, settle_s: float = 0.0) -> None:
+        """teamexec's view into meta.json; stays dirty while team_msg is mid-write."""
+        if self.meta_dirty:
             self.meta_dirty = not write_meta(
-                self.paths, self.session.session_id, self.role_state, now
+                self.paths,
+                self.session.session_id,
+                self.role_state,
+                now,
+                settle_s=settle_s,
             )
 
     def drain_inbox(self, now: float) -> None:
@@ -544,6 +555,8 @@ class Engine(SharedFiles):
                 del data["rate_limits"]
         if status is not None:
             data["status"] = status.value
+            # the run's last pass: no later one to retry meta.json on
+            self.flush_meta(self.host.time(), settle_s=FINAL_META_SETTLE_S)
         self._write_session(data, durable=durable or status is not None)
         crash_point("counters")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,14 @@ def _read_meta(paths: SessionPaths) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def write_meta(paths: SessionPaths, session_id: str, roles: Mapping[str, Any], now: float) -> bool:
+def write_meta(
+    paths: SessionPaths,
+    session_id: str,
+    roles: Mapping[str, Any],
+    now: float,
+    *,
+    settle_s: float = 0.0,
+) -> bool:
     """Merge teamexec's per-role view into ``.msg/meta.json`` under ``executor``, alone.
 
     meta.json is CCW's (TeamMeta in team-msg.ts; team_msg's ``state_update``
@@ -94,27 +102,49 @@ def write_meta(paths: SessionPaths, session_id: str, roles: Mapping[str, Any], n
     (team_msg's writeFileSync caught mid-write, or a hand edit) is never
     replaced: False, and the caller tries again later.  A missing file is
     created in TeamMeta's shape (``status``, ``created_at``, ``updated_at``).
+
+    ``settle_s`` is for the run's last write, which has no later pass to retry
+    on: it keeps trying that long while team_msg is busy with the file, and
+    once it runs out it merges into the freshest copy that parses (the same
+    microsecond window as above).
     """
     view = {"session_id": session_id, "updated_at": iso(now), "roles": dict(roles)}
     paths.msg.mkdir(parents=True, exist_ok=True)
-    for _attempt in range(META_MERGE_TRIES):
+    give_up = time.monotonic() + settle_s
+    tries = 0
+    while True:
+        tries += 1
         before = _signature(paths.meta)
         current = _read_meta(paths)
-        if current is None:
-            return False
+        last_chance = tries >= META_MERGE_TRIES and time.monotonic() >= give_up
+        if current is None:  # team_msg caught mid-write: never replace what we cannot merge
+            if last_chance:
+                return False
+            _nap_after_quick_tries(tries)
+            continue
         if not current:
             stamp = iso(now).replace("Z", "+00:00")  # team-msg.ts nowISO()
             current = {"status": "active", "created_at": stamp, "updated_at": stamp}
         current[EXECUTOR_KEY] = view
         data = json.dumps(current, ensure_ascii=False, indent=2).encode()
-        if _signature(paths.meta) != before:
-            continue  # team_msg wrote meanwhile: merge into its version instead
+        if _signature(paths.meta) != before:  # team_msg wrote meanwhile
+            if not last_chance:
+                _nap_after_quick_tries(tries)
+                continue  # merge into its version instead
+            if settle_s <= 0:
+                return False  # busy: the caller tries again on a later pass
         atomic_write(paths.meta, data, durable=False)
         return True
-    return False  # busy: the caller tries again on a later pass
+
+
+def _nap_after_quick_tries(tries: int) -> None:
+    """The first tries follow each other at once; later ones give team_msg time to finish."""
+    if tries >= META_MERGE_TRIES:
+        time.sleep(META_SETTLE_NAP_S)
 
 
 META_MERGE_TRIES = 5
+META_SETTLE_NAP_S = 0.005
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
