@@ -42,10 +42,9 @@ worker claims through it).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -117,26 +116,9 @@ class ClaudeList(TaskStore):
         self._seen_completed: set[str] = set()  # subjects once completed here: they stay so
 
     # ----------------------------------------------------------------- lock
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """Exclusive flock on the list directory itself; re-entrant within this object."""
-        if self._depth == 0:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            except BaseException:
-                os.close(fd)
-                raise
-            self._lock_fd = fd
-        self._depth += 1
-        try:
-            yield
-        finally:
-            self._depth -= 1
-            if self._depth == 0 and self._lock_fd is not None:
-                fd, self._lock_fd = self._lock_fd, None
-                os.close(fd)
+    def _open_lock_file(self) -> int:
+        """``locked()`` flocks the list directory itself: no ``.lock`` file in Claude's list."""
+        return os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
     # ----------------------------------------------------------------- scan
     def _ours(self, data: Mapping[str, Any]) -> str | None:

@@ -144,11 +144,7 @@ class TaskStore:
         """
         if self._depth == 0:
             self.directory.mkdir(parents=True, exist_ok=True)
-            fd = os.open(
-                self.directory / ".lock",
-                os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
-                0o644,
-            )
+            fd = self._open_lock_file()
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             except BaseException:
@@ -163,6 +159,14 @@ class TaskStore:
             if self._depth == 0 and self._lock_fd is not None:
                 fd, self._lock_fd = self._lock_fd, None
                 os.close(fd)  # closing the last descriptor releases the flock
+
+    def _open_lock_file(self) -> int:
+        """The descriptor ``locked()`` flocks: ``<directory>/.lock``."""
+        return os.open(
+            self.directory / ".lock",
+            os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o644,
+        )
 
     # ----------------------------------------------------------------- reads
     def _read_checked(self, task_id: str) -> Task | None:
