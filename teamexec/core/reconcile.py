@@ -99,21 +99,8 @@ def merge_completions(
     tasks: dict[str, Task], completed_list: Sequence[str], now: float
 ) -> tuple[list[str], list[Event]]:
     """Union of completions: completed in either place is completed in both."""
-    events: list[Event] = []
-    listed = set(completed_list)
-    for task_id in sorted(listed, key=task_sort_key):
-        task = tasks.get(task_id)
-        if task is not None and task.status not in (TaskStatus.COMPLETED, TaskStatus.DELETED):
-            tasks[task_id] = move(
-                task,
-                TaskStatus.COMPLETED,
-                Reason.LISTED_COMPLETED,
-                now=now,
-                claimed_by=None,
-                retry_at=None,
-            )
-            text = f"{task_id} marked completed: listed in completed_tasks"
-            events.append(Event(EventKind.COMPLETION_MERGED, "executor", text, task_id))
+    listed = dict.fromkeys(completed_list, "listed in completed_tasks")
+    events = _complete_recorded(tasks, listed, Reason.LISTED_COMPLETED, now)
     return completed_union(completed_list, tasks), events
 
 
@@ -129,18 +116,20 @@ def completed_union(listed: Iterable[object], tasks: Mapping[str, Task]) -> list
 
 def merge_external(tasks: dict[str, Task], found: Mapping[str, str], now: float) -> list[Event]:
     """Completions recorded elsewhere count: completion is never lost (§8)."""
+    return _complete_recorded(tasks, found, Reason.RECORDED_ELSEWHERE, now)
+
+
+def _complete_recorded(
+    tasks: dict[str, Task], found: Mapping[str, str], reason: Reason, now: float
+) -> list[Event]:
+    """Complete every task ``found`` names (id -> where it was recorded), in id order."""
     events: list[Event] = []
     for task_id in sorted(found, key=task_sort_key):
         task = tasks.get(task_id)
         if task is None or task.status in (TaskStatus.COMPLETED, TaskStatus.DELETED):
             continue
         tasks[task_id] = move(
-            task,
-            TaskStatus.COMPLETED,
-            Reason.RECORDED_ELSEWHERE,
-            now=now,
-            claimed_by=None,
-            retry_at=None,
+            task, TaskStatus.COMPLETED, reason, now=now, claimed_by=None, retry_at=None
         )
         text = f"{task_id} marked completed: {found[task_id]}"
         events.append(Event(EventKind.COMPLETION_MERGED, "executor", text, task_id))
