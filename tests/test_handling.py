@@ -7,7 +7,13 @@ import pytest
 from factories import make_session, make_spec, make_task
 from teamexec.core.events import EventKind
 from teamexec.core.failures import FailureKind
-from teamexec.core.handling import Context, apply_message, fail_attempt
+from teamexec.core.handling import (
+    Context,
+    apply_message,
+    fail_attempt,
+    log_tail_wanted,
+    with_log_tail,
+)
 from teamexec.core.model import TaskStatus, iso, parse_iso
 
 NOW = 1_800_000_000.0
@@ -242,3 +248,43 @@ def test_artifacts_outside_the_session_are_refused(artifact, outside):
     assert verdict.accepted is not outside
     if outside:
         assert "outside the session" in verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("msg", "wanted"),
+    [
+        pytest.param(
+            message("error", attempt=2, exit_code=3), ("RESEARCH-001", 2), id="failed-exit"
+        ),
+        pytest.param(
+            message("research_error", attempt=1, exit_code=None),
+            ("RESEARCH-001", 1),
+            id="no-exit-code-value",
+        ),
+        pytest.param(message("error", attempt=1, exit_code=0), None, id="clean-exit"),
+        pytest.param(message("error", attempt=1), None, id="no-exit-code"),
+        pytest.param(
+            message("error", attempt=1, exit_code=3, log_tail="boom"), None, id="has-tail"
+        ),
+        pytest.param(message("progress", attempt=1, exit_code=3), None, id="progress"),
+        pytest.param(message("error", exit_code=3), None, id="no-attempt"),
+        pytest.param(message("error", attempt="1", exit_code=3), None, id="attempt-not-int"),
+        pytest.param(
+            message("error", "GHOST-001", attempt=1, exit_code=3), None, id="unknown-task"
+        ),
+    ],
+)
+def test_log_tail_is_wanted_for_a_failed_exit_reported_without_one(msg, wanted):
+    tasks = {"RESEARCH-001": running(attempts=2)}
+    assert log_tail_wanted(msg, tasks) == wanted
+
+
+def test_with_log_tail_returns_a_new_message_and_leaves_the_parsed_one_alone():
+    msg = message("error", attempt=1, exit_code=3)
+    before = {**msg, "data": dict(msg["data"])}
+    tailed = with_log_tail(msg, "line 1\nline 2")
+    assert msg == before and "log_tail" not in msg["data"]
+    assert tailed["data"] == {**before["data"], "log_tail": "line 1\nline 2"}
+    assert {k: v for k, v in tailed.items() if k != "data"} == {
+        k: v for k, v in before.items() if k != "data"
+    }

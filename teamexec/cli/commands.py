@@ -347,7 +347,7 @@ def check(session_path: Path, *, task_list: Path | None, cli_agent: str | None) 
         now=now,
         locked_by=lock_holder(paths.lock),
         history=None if engine.priorities is None else engine.priorities.history,
-        completed_elsewhere=engine.external_completions(tasks),
+        completed_elsewhere=engine.shared.external_completions(tasks),
     )
     view["warnings"] = [*view["warnings"], *(str(i) for i in layout)]  # only warnings are left
     cannot_start = agent_issues(

@@ -149,6 +149,31 @@ def apply_message(message: Message, ctx: Context) -> Verdict:
     return handler(message, task, spec, ctx)
 
 
+def log_tail_wanted(message: Message, tasks: Mapping[str, Task]) -> tuple[str, int] | None:
+    """Which log's last lines a report lacks: ``(task_id, attempt)``, or None.
+
+    A failed exit reported without ``log_tail`` (the lean worker sends none)
+    needs it: failures.classify reads the tail to tell a transient failure
+    from a permanent one.  Progress reports and clean exits need none.
+    """
+    data = message.get("data") if isinstance(message, dict) else None
+    if not isinstance(data, dict) or "log_tail" in data or message.get("type") == "progress":
+        return None
+    if "exit_code" not in data or data.get("exit_code") == 0:
+        return None
+    task = tasks.get(str(data.get("task_id")))
+    number = data.get("attempt")
+    if task is None or not isinstance(number, int):
+        return None
+    return task.id, number
+
+
+def with_log_tail(message: Message, tail: str) -> Message:
+    """A copy of the message whose ``data`` carries the log's last lines."""
+    data: MessageData = {**message["data"], "log_tail": tail}
+    return cast(Message, {**message, "data": data})
+
+
 def _attempt_of(data: MessageData) -> int | None:
     value = data.get("attempt")
     if isinstance(value, int) and not isinstance(value, bool):

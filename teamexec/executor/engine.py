@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,7 @@ from teamexec.core.agentcmd import resolve_agent, roles_without_agent
 from teamexec.core.deadlines import ARTIFACT_GRACE_S, artifact_expired
 from teamexec.core.errors import StateCorrupt
 from teamexec.core.events import Event, EventKind
-from teamexec.core.handling import Context, Verdict
+from teamexec.core.handling import Context, Verdict, log_tail_wanted, with_log_tail
 from teamexec.core.model import (
     RoleSpec,
     Schedule,
@@ -34,6 +34,7 @@ from teamexec.core.model import (
 )
 from teamexec.core.priority import CriticalPath, report_role_means
 from teamexec.core.reconcile import (
+    InboxItem,
     Reconciliation,
     WorkerFact,
     World,
@@ -88,7 +89,7 @@ class Outcome:
 FINAL_META_SETTLE_S = 2.0  # the run's last meta.json write waits out team_msg this long
 
 
-class Engine(SharedFiles):
+class Engine:
     def __init__(
         self,
         *,
@@ -135,8 +136,7 @@ class Engine(SharedFiles):
         self.pool = WorkerPool(
             self, self.host, max_workers=options.max_workers or session.executor.max_workers
         )
-        self._init_shared()
-        self.mirror_users: dict[str, bool] = {}
+        self.shared = SharedFiles(self)  # the Claude task list and the message log
         self.agents = AgentDesk(
             paths=paths,
             session=session,
@@ -146,7 +146,7 @@ class Engine(SharedFiles):
             now=self.host.time(),
         )
 
-    # the pool's state, as the rest of the engine (and shared.py) reads it
+    # the pool's state, as the rest of the engine (and SharedFiles) reads it
     @property
     def running(self) -> dict[str, LiveWorker]:
         return self.pool.running
@@ -300,7 +300,7 @@ class Engine(SharedFiles):
             backoff_scale=self.options.backoff_scale,
             host=self.hostname,
             claimers_alive=self.claimers_alive(tasks),
-            completed_elsewhere=self.external_completions(tasks),
+            completed_elsewhere=self.shared.external_completions(tasks),
             artifact_roots=self.artifact_roots,
         )
         return reconcile(world)
@@ -311,7 +311,7 @@ class Engine(SharedFiles):
             path.mkdir(parents=True, exist_ok=True)
         self.store.write_many(rec.tasks[t] for t in rec.changed)
         self.tasks = TaskTable(rec.tasks)
-        self.sync_mirror(self.tasks.values())
+        self.shared.sync_mirror(self.tasks.values())
         self._settle_messages([(d.item.name, d.item.message, d.verdict) for d in rec.messages], now)
         for event in rec.events:
             self.emit(event)
@@ -409,19 +409,19 @@ class Engine(SharedFiles):
             crash_point("callback")
         # after the listing: what a worker logged or set in the Claude list before it
         # reported or exited is applied before its report and its exit (shared.py)
-        self.follow_signals(now)
+        self.shared.follow_signals(now)
         ctx = self.context(now)  # its tasks are refreshed and updated in place as messages apply
         settled: list[tuple[str, Any, Verdict]] = []
-        for item in in_order(items):
-            if item.message is not None:
-                self.trace("inbox", name=item.name, ctime=item.ctime)
-                self._refresh_for(item.message)
-                self._add_log_tail(item.message)
+        for listed in in_order(items):
+            if listed.message is not None:
+                self.trace("inbox", name=listed.name, ctime=listed.ctime)
+                self._refresh_for(listed.message)
+            item = self._with_log_tail(listed)
             verdict = judge(item, ctx)
             if item.message is None:
                 settled.append((item.name, None, verdict))
                 continue
-            self._note_worker(item.message, verdict, now)
+            self.note_worker(item.message, verdict, now)
             for task_id, task in verdict.updates.items():
                 self.tasks[task_id] = task
                 self.dirty.add(task_id)
@@ -448,17 +448,17 @@ class Engine(SharedFiles):
             facts=self.agents.facts,
         )
 
-    def _add_log_tail(self, message: Any) -> None:
-        """An error report without the log's last lines (the lean worker's) gets them here."""
-        data = message.get("data") if isinstance(message, dict) else None
-        if not isinstance(data, dict) or "log_tail" in data or message.get("type") == "progress":
-            return
-        if "exit_code" not in data or data.get("exit_code") == 0:
-            return
-        task = self.tasks.get(str(data.get("task_id")))
-        attempt = data.get("attempt")
-        if task is not None and isinstance(attempt, int):
-            data["log_tail"] = self.pool.log_tail(task.id, attempt)
+    def _with_log_tail(self, item: InboxItem) -> InboxItem:
+        """An error report without the log's last lines (the lean worker's) gets them here.
+
+        A new message, not the parsed one changed: core/handling.log_tail_wanted decides.
+        """
+        if item.message is None:
+            return item
+        wanted = log_tail_wanted(item.message, self.tasks)
+        if wanted is None:
+            return item
+        return replace(item, message=with_log_tail(item.message, self.pool.log_tail(*wanted)))
 
     def _artifact_exists(self, artifact: str) -> bool:
         """Absolute, or relative to the session or to the agents' working directory.
@@ -493,7 +493,7 @@ class Engine(SharedFiles):
         self.emit(Event(EventKind.STATE_CORRUPT, "executor", text, task_id))
         self.dirty.add(task_id)
 
-    def _note_worker(self, message: Any, verdict: Any, now: float) -> None:
+    def note_worker(self, message: Any, verdict: Verdict, now: float) -> None:
         """Heartbeats, and an inner-loop worker moving on to its next task."""
         data = message.get("data") if isinstance(message, dict) else None
         if not isinstance(data, dict):
@@ -532,7 +532,7 @@ class Engine(SharedFiles):
         live.started_at = now
         live.last_beat = now
         live.log_size = 0
-        self.sync_mirror([task])  # the inner loop's own claim, shown in the Claude list too
+        self.shared.sync_mirror([task])  # the inner loop's own claim, shown in the Claude list too
         facts = {"role": live.role, "attempt": live.attempt}  # for the live view
         text = f"took {task.id} (inner loop)"
         self.emit(Event(EventKind.SPAWNED, live.role, text, task.id, facts))
@@ -542,7 +542,7 @@ class Engine(SharedFiles):
         if self.dirty:
             written = [self.tasks[t] for t in sorted(self.dirty)]
             self.store.write_many(written)
-            self.sync_mirror(written)
+            self.shared.sync_mirror(written)
             self.dirty.clear()
 
     def flush_session(self, *, status: SessionStatus | None = None, durable: bool = True) -> None:

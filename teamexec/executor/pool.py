@@ -90,6 +90,17 @@ class LiveWorker:
         }
 
 
+class ClaudeMirror(Protocol):
+    """The Claude task list as the pool uses it (executor/shared.py's ``SharedFiles``)."""
+
+    claude_list: ClaudeList | None
+    mirror_users: dict[str, bool]  # role -> whether its agents claim in the Claude list
+
+    def sync_mirror(self, tasks: Iterable[Task]) -> None: ...
+    def claude_env(self, role: str) -> dict[str, str]: ...
+    def claude_roles(self) -> set[str]: ...
+
+
 class PoolOwner(Protocol):
     """What the pool needs from the run it serves (``Engine`` provides it)."""
 
@@ -107,19 +118,16 @@ class PoolOwner(Protocol):
     recheck_at: float | None
     priorities: CriticalPath | None
     agents: AgentDesk
-    claude_list: ClaudeList | None
-    mirror_users: dict[str, bool]  # role -> whether its agents claim in the Claude list
     pause_reason: PauseReason | None
 
     def agent_for(self, role: str) -> tuple[str, ...] | None: ...
     def runnable_roles(self) -> set[str]: ...
     def flush_tasks(self) -> None: ...
-    def sync_mirror(self, tasks: Iterable[Task]) -> None: ...
-    def claude_env(self, role: str) -> dict[str, str]: ...
     def _corrupt_task(self, task_id: str, exc: StateCorrupt) -> None: ...
     def claimer(self, worker_id: str) -> dict[str, Any]: ...
 
-    def claude_roles(self) -> set[str]: ...
+    @property
+    def shared(self) -> ClaudeMirror: ...
 
 
 class WorkerPool:
@@ -163,22 +171,24 @@ class WorkerPool:
         plan = self.owner.agents.admit(plan, now)
         if (
             plan
-            and self.owner.claude_list is not None
-            and self.owner.claude_list is not self.owner.store
+            and self.owner.shared.claude_list is not None
+            and self.owner.shared.claude_list is not self.owner.store
         ):
             plan = self._stagger_claude(plan, now)
         return plan
 
     def _stagger_claude(self, plan: list[Spawn], now: float) -> list[Spawn]:
         """One unclaimed Claude agent per role at a time (see core/claudeview.py)."""
-        assert self.owner.claude_list is not None
+        assert self.owner.shared.claude_list is not None
         roles = {
-            r for r in self.owner.claude_roles() if self.owner.mirror_users.get(r) is not False
+            r
+            for r in self.owner.shared.claude_roles()
+            if self.owner.shared.mirror_users.get(r) is not False
         }
         if not any(item.role in roles for item in plan):
             return plan
         try:
-            listed, _problems = self.owner.claude_list.read_all()
+            listed, _problems = self.owner.shared.claude_list.read_all()
         except OSError:
             listed = {}
         waiting = set()
@@ -187,7 +197,7 @@ class WorkerPool:
                 continue
             entry = listed.get(live.task_id)
             if entry is not None and entry.status is not TaskStatus.PENDING:
-                self.owner.mirror_users[live.role] = True  # its agents claim in the list
+                self.owner.shared.mirror_users[live.role] = True  # its agents claim in the list
             elif now - live.started_at < CLAIM_GRACE_S:
                 waiting.add(live.role)
         return staggered(plan, roles=roles, waiting=waiting)
@@ -197,8 +207,11 @@ class WorkerPool:
         live = self.running.pop(worker_id, None)
         if live is None:
             return
-        if self.owner.mirror_users.get(live.role) is None and self.owner.claude_list is not None:
-            self.owner.mirror_users[live.role] = False  # ended without claiming in the list
+        if (
+            self.owner.shared.mirror_users.get(live.role) is None
+            and self.owner.shared.claude_list is not None
+        ):
+            self.owner.shared.mirror_users[live.role] = False  # ended without claiming in the list
         self.task_seconds[live.task_id] = self.task_seconds.get(live.task_id, 0.0) + (
             now - live.started_at
         )
@@ -342,13 +355,16 @@ class WorkerPool:
             self.running[wid] = live
             claimed.append(live)
         # the Claude task list shows the claims before any Claude agent can read it (§5)
-        if self.owner.claude_list is not None and self.owner.claude_list is not self.owner.store:
+        if (
+            self.owner.shared.claude_list is not None
+            and self.owner.shared.claude_list is not self.owner.store
+        ):
             # the mirror leads each Claude agent's Phase 1 to the task chosen for it (§5)
             held: dict[str, set[str]] = {}
             for worker in self.running.values():
                 held.setdefault(worker.role, set()).add(worker.task_id)
             fresh = [live.task_id for live in claimed]
-            self.owner.sync_mirror(agent_view(self.owner.tasks, fresh=fresh, held=held))
+            self.owner.shared.sync_mirror(agent_view(self.owner.tasks, fresh=fresh, held=held))
         crash_point("record")
         for live in claimed:
             self._start(live, now)
@@ -404,7 +420,7 @@ class WorkerPool:
             agent=agent,
             cwd=self.owner.cwd,
         )
-        env.update(self.owner.claude_env(live.role))
+        env.update(self.owner.shared.claude_env(live.role))
         env["TEAMEXEC_AGENT_KIND"] = kind.value
         if resume:  # the worker continues this conversation (claude --resume, codex resume)
             env["TEAMEXEC_RESUME_SESSION"] = resume

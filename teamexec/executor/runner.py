@@ -202,8 +202,8 @@ def _watch(engine: Engine, monitor: Monitor) -> None:
     monitor.watch(engine.paths.control, WakeKind.CONTROL)
     # the shared files others write: team_msg's lines, Claude agents' TaskUpdates
     monitor.watch(engine.paths.msg, WakeKind.LOG)
-    if engine.claude_list is not None:
-        monitor.watch(engine.claude_list.directory, WakeKind.CLAUDE)
+    if engine.shared.claude_list is not None:
+        monitor.watch(engine.shared.claude_list.directory, WakeKind.CLAUDE)
 
 
 def _wait(monitor: Monitor, until: float, now: float) -> list[Wake]:

@@ -1,7 +1,7 @@
 """The files teamexec shares with CCW's tools and Claude Code (PROTOCOL §5, §6).
 
-``SharedFiles`` is the part of ``Engine`` that treats what other programs
-write as input, beside the inbox:
+``SharedFiles`` is the collaborator of ``Engine`` (``engine.shared``) that
+treats what other programs write as input, beside the inbox:
 
 - ``.msg/messages.jsonl``, which CCW's ``team_msg`` appends to directly: the
   executor follows it from the byte offset it last read (woken by the
@@ -24,8 +24,7 @@ outside the task files (§8's union).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from teamexec.core.agentout import AgentKind, agent_kind
 from teamexec.core.events import Event, EventKind
@@ -44,8 +43,8 @@ if TYPE_CHECKING:
 LOG_DEFER_S = 5.0  # how long a logged completion may wait for its artifact to appear
 
 
-class SharedFiles:
-    """Mixed into Engine; the attributes below are Engine's."""
+class SharedOwner(Protocol):
+    """What the shared files need from the run they serve (``Engine`` provides it)."""
 
     paths: SessionPaths
     session: Session
@@ -58,42 +57,48 @@ class SharedFiles:
     dirty: set[str]
     role_state: dict[str, Any]
     meta_dirty: bool
-    cwd: Path
-    mirror_users: dict[str, bool]
-    artifact_roots: tuple[str, ...]
 
-    if TYPE_CHECKING:  # provided by Engine
+    @property
+    def running(self) -> dict[str, LiveWorker]: ...
 
-        @property
-        def running(self) -> dict[str, LiveWorker]: ...
+    def agent_for(self, role: str) -> tuple[str, ...] | None: ...
+    def note_worker(self, message: Any, verdict: Verdict, now: float) -> None: ...
+    def context(self, now: float) -> Context: ...
 
-        def agent_for(self, role: str) -> tuple[str, ...] | None: ...
-        def _note_worker(self, message: Any, verdict: Any, now: float) -> None: ...
-        def _artifact_exists(self, artifact: str) -> bool: ...
-        def context(self, now: float) -> Context: ...
 
-    # ----------------------------------------------------------------- setup
-    def _init_shared(self) -> None:
+class SharedFiles:
+    """The Claude task list and the message log, as a collaborator of ``Engine``.
+
+    It reaches the run's state only through ``SharedOwner``; the pool reads
+    the Claude list and ``mirror_users`` from it (pool.py's ``ClaudeMirror``).
+    """
+
+    def __init__(self, owner: SharedOwner) -> None:
+        self.owner = owner
         self.log_deferred: list[tuple[float, int, dict[str, Any]]] = []
+        self.mirror_users: dict[str, bool] = {}  # role -> whether its agents claim in the list
         self.claude_list: ClaudeList | None = None
         self.claude_list_id: str | None = None
-        if isinstance(self.store, ClaudeList):  # --task-list names a Claude list
-            self.claude_list = self.store
-            self.claude_list_id = self.store.directory.name
-        elif self.session.executor.claude_task_list and self.claude_roles():
-            self.claude_list_id = self.session.session_id
+        store, session = owner.store, owner.session
+        if isinstance(store, ClaudeList):  # --task-list names a Claude list
+            self.claude_list = store
+            self.claude_list_id = store.directory.name
+        elif session.executor.claude_task_list and self.claude_roles():
+            self.claude_list_id = session.session_id
             self.claude_list = ClaudeList(
-                mirror_dir(self.options.env, self.session.session_id),
-                subjects=set(self.session.graph),
+                mirror_dir(owner.options.env, session.session_id),
+                subjects=set(session.graph),
             )
             self.claude_list.open_blockers_only = True
 
     def claude_roles(self) -> set[str]:
         """Roles whose agent is Claude Code (``agent_kind``, else argv[0] ``claude``)."""
         found = set()
-        for role, spec in self.specs.items():
+        for role, spec in self.owner.specs.items():
             declared = spec.frontmatter.get("agent_kind")
-            kind = agent_kind(declared if isinstance(declared, str) else None, self.agent_for(role))
+            kind = agent_kind(
+                declared if isinstance(declared, str) else None, self.owner.agent_for(role)
+            )
             if kind is AgentKind.CLAUDE:
                 found.add(role)
         return found
@@ -110,23 +115,23 @@ class SharedFiles:
 
     def sync_mirror(self, tasks: Iterable[Task]) -> None:
         """Write the tasks into the mirror (only entries that differ are written)."""
-        if self.claude_list is None or self.claude_list is self.store:
+        if self.claude_list is None or self.claude_list is self.owner.store:
             return
         try:
             self.claude_list.write_many(list(tasks))
         except OSError as exc:
             text = f"{self.claude_list.directory}: cannot write the Claude task list: {exc}"
-            self.emit(Event(EventKind.WARNING, "executor", text))
+            self.owner.emit(Event(EventKind.WARNING, "executor", text))
 
     # ------------------------------------------------------------- reconcile
     def external_completions(self, tasks: Mapping[str, Task]) -> dict[str, str]:
         """Completions recorded outside the task files: the Claude list and the log."""
-        owners: dict[str, str | None] = {t: n.role for t, n in self.session.graph.items()}
+        owners: dict[str, str | None] = {t: n.role for t, n in self.owner.session.graph.items()}
         owners.update({t.id: t.owner for t in tasks.values()})
-        success = {r: s.success_type for r, s in self.specs.items()}
-        found = log_completions(self.messages.history, owners=owners, success_types=success)
-        self.messages.history = []  # counted once; follow() goes on from its end
-        if self.claude_list is not None and self.claude_list is not self.store:
+        success = {r: s.success_type for r, s in self.owner.specs.items()}
+        found = log_completions(self.owner.messages.history, owners=owners, success_types=success)
+        self.owner.messages.history = []  # counted once; follow() goes on from its end
+        if self.claude_list is not None and self.claude_list is not self.owner.store:
             try:
                 done = self.claude_list.completed()
             except OSError:
@@ -147,56 +152,56 @@ class SharedFiles:
         retry, self.log_deferred = self.log_deferred, []
         for first, number, record in retry:
             self._apply_line(record, number, now, first_seen=first)
-        for line in self.messages.follow():
+        for line in self.owner.messages.follow():
             if line.record is None:
-                text = f"{self.paths.messages_log}:{line.number}: skipped: {line.error}"
-                self.emit(Event(EventKind.WARNING, "executor", text))
+                text = f"{self.owner.paths.messages_log}:{line.number}: skipped: {line.error}"
+                self.owner.emit(Event(EventKind.WARNING, "executor", text))
                 continue
             self._apply_line(line.record, line.number, now, first_seen=now)
 
     def _apply_line(
         self, record: dict[str, Any], number: int, now: float, *, first_seen: float
     ) -> None:
-        task_id = task_of(record, self.tasks)
+        task_id = task_of(record, self.owner.tasks)
         if task_id is None:
             return  # about no task of ours: CCW's own business
-        task = self.tasks[task_id]
+        task = self.owner.tasks[task_id]
         if task.owner is None or not may_speak_for(record, task_id, task.owner):
             return
-        spec = self.specs.get(task.owner)
+        spec = self.owner.specs.get(task.owner)
         message = as_message(
             record,
             task_id=task_id,
             owner=task.owner,
             success_type=spec.success_type if spec else None,
         )
-        verdict = apply_message(cast(Message, message), self.context(now))
+        verdict = apply_message(cast(Message, message), self.owner.context(now))
         if verdict.deferred:
             if now - first_seen < LOG_DEFER_S:
                 self.log_deferred.append((first_seen, number, record))
                 return
             # the line stays in the log; teamexec does not advance on a missing artifact
-            text = f"{self.paths.messages_log}:{number}: {verdict.reason}; not applied"
-            self.emit(Event(EventKind.WARNING, "executor", text, task_id))
+            text = f"{self.owner.paths.messages_log}:{number}: {verdict.reason}; not applied"
+            self.owner.emit(Event(EventKind.WARNING, "executor", text, task_id))
             return
         if not verdict.accepted:
             return
-        self._note_worker(message, verdict, now)
+        self.owner.note_worker(message, verdict, now)
         self._take(verdict)
 
     def _take(self, verdict: Verdict) -> None:
         for task_id, task in verdict.updates.items():
-            self.tasks[task_id] = task
-            self.dirty.add(task_id)
+            self.owner.tasks[task_id] = task
+            self.owner.dirty.add(task_id)
         for event in verdict.events:
-            self.emit(event)
+            self.owner.emit(event)
         if verdict.role_state is not None:
             owner = next((t.owner for t in verdict.updates.values() if t.owner), None)
             about = str(verdict.role_state.get("task_id"))
-            role = owner or (self.tasks[about].owner if about in self.tasks else None)
+            role = owner or (self.owner.tasks[about].owner if about in self.owner.tasks else None)
             if role:
-                self.role_state[role] = dict(verdict.role_state)
-                self.meta_dirty = True
+                self.owner.role_state[role] = dict(verdict.role_state)
+                self.owner.meta_dirty = True
 
     def scan_claude_list(self, now: float) -> None:
         """An entry set ``completed`` in the Claude list completes its task (once)."""
@@ -207,16 +212,16 @@ class SharedFiles:
         except OSError:
             return
         for task_id in sorted(done):
-            task = self.tasks.get(task_id)
+            task = self.owner.tasks.get(task_id)
             if task is None or task.status in (TaskStatus.COMPLETED, TaskStatus.DELETED):
                 continue
-            self.tasks[task_id] = complete_task(task, artifact=None, now=now)
-            self.dirty.add(task_id)
+            self.owner.tasks[task_id] = complete_task(task, artifact=None, now=now)
+            self.owner.dirty.add(task_id)
             if task.owner:
                 self.mirror_users[task.owner] = True  # its agents work in the list (pool.py)
-            for live in self.running.values():
+            for live in self.owner.running.values():
                 if live.task_id == task_id:
                     live.reported.add(task_id)
                     live.last_beat = now
             text = f"{task_id} complete (set completed in the Claude task list)"
-            self.emit(Event(EventKind.COMPLETED, task.owner or "executor", text, task_id))
+            self.owner.emit(Event(EventKind.COMPLETED, task.owner or "executor", text, task_id))
