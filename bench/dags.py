@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 Graph = dict[str, list[str]]
@@ -35,25 +36,42 @@ def fanout(n: int) -> Graph:
     return {f"T-{i:06d}": ([] if i == 0 else ["T-000000"]) for i in range(n)}
 
 
-def write_session(root: Path, graph: Graph, *, agent: list[str], worker: str | None = None) -> Path:
+def write_session(
+    root: Path,
+    graph: Graph,
+    *,
+    agent: list[str],
+    worker: str | None = None,
+    role_keys: Sequence[str] = (),
+    executor: Mapping[str, object] | None = None,
+    description: str = "benchmark",
+) -> Path:
     """A one-role teamexec session running ``agent`` for every task with ``worker``
-    (None: no ``executor.worker`` key, what a user gets without reading the docs)."""
+    (None: no ``executor.worker`` key, what a user gets without reading the docs).
+
+    ``role_keys`` are extra frontmatter lines of the role-spec and ``executor``
+    extra keys of team-session.json's ``executor`` (bench/ratelimit.py's).
+    """
     if root.exists():
         shutil.rmtree(root)
     (root / "role-specs").mkdir(parents=True)
     front = ["role: t", "prefix: T", "inner_loop: false", f"agent: {json.dumps(agent)}"]
-    front += ["message_types:", "  success: t_complete", "  error: error"]
+    front += [*role_keys, "message_types:", "  success: t_complete", "  error: error"]
     (root / "role-specs" / "t.md").write_text(
         "---\n" + "\n".join(front) + "\n---\n# t\n## Phase 2\n## Phase 3\n## Phase 4\n"
     )
     session = {
         "session_id": f"BENCH-{root.name}",
-        "task_description": "benchmark",
+        "task_description": description,
         "status": "active",
         "team_name": "bench",
         "roles": [{"name": "t", "prefix": "T"}],
         "completion_action": "auto_keep",
-        "executor": {"orphan_after_s": 300, **({} if worker is None else {"worker": worker})},
+        "executor": {
+            "orphan_after_s": 300,
+            **({} if worker is None else {"worker": worker}),
+            **(executor or {}),
+        },
     }
     analysis = {
         "capabilities": [{"name": "t", "prefix": "T"}],

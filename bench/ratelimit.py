@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "agents"))
+sys.path.insert(0, str(HERE))
 
+from dags import write_session as write_bench_session  # noqa: E402
 from ratelimited import ideal_seconds  # noqa: E402
 
 STANDIN = HERE / "agents" / "ratelimited.py"
@@ -43,41 +44,16 @@ STANDIN = HERE / "agents" / "ratelimited.py"
 
 def write_session(root: Path, tasks: int, workers: int) -> Path:
     """One role, ``tasks`` independent tasks, the stand-in as a Claude agent."""
-    if root.exists():
-        shutil.rmtree(root)
-    (root / "role-specs").mkdir(parents=True)
-    front = [
-        "role: t",
-        "prefix: T",
-        "inner_loop: false",
-        f"agent: {json.dumps([sys.executable, str(STANDIN)])}",
-        "agent_kind: claude",
-        "max_retries: 0",  # an attempt counted against it would fail the task
-        "message_types:",
-        "  success: t_complete",
-        "  error: error",
-    ]
-    (root / "role-specs" / "t.md").write_text(
-        "---\n" + "\n".join(front) + "\n---\n# t\n## Phase 2\n## Phase 3\n## Phase 4\n"
+    graph: dict[str, list[str]] = {f"T-{i:03d}": [] for i in range(tasks)}
+    return write_bench_session(
+        root,
+        graph,
+        agent=[sys.executable, str(STANDIN)],
+        # max_retries 0: an attempt counted against it would fail the task
+        role_keys=["agent_kind: claude", "max_retries: 0"],
+        executor={"max_workers": workers, "claude_task_list": False, "evidence": "off"},
+        description="rate-limit benchmark",
     )
-    graph = {f"T-{i:03d}": [] for i in range(tasks)}
-    session = {
-        "session_id": f"BENCH-{root.name}",
-        "task_description": "rate-limit benchmark",
-        "status": "active",
-        "team_name": "bench",
-        "roles": [{"name": "t", "prefix": "T"}],
-        "completion_action": "auto_keep",
-        "executor": {"max_workers": workers, "claude_task_list": False, "evidence": "off"},
-    }
-    analysis = {
-        "capabilities": [{"name": "t", "prefix": "T"}],
-        "dependency_graph": graph,
-        "roles": [{"name": "t", "prefix": "T"}],
-    }
-    (root / "team-session.json").write_text(json.dumps(session))
-    (root / "task-analysis.json").write_text(json.dumps(analysis))
-    return root
 
 
 def run(args: argparse.Namespace) -> dict[str, object]:
