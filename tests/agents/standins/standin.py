@@ -225,12 +225,10 @@ def _claude(
         result.update(subtype="error_during_execution", is_error=True, result="tool failed")
         code = 1
     lines.append(result)
-    if stream:
-        for line in lines:
-            print(json.dumps(line), flush=True)
-    else:  # --output-format json prints the result alone; a rate-limit event goes first
-        for line in lines:
-            print(json.dumps(line), flush=True)
+    # stream-json prints every event; with json the result comes alone, after a
+    # rate-limit event when there is one: the same lines in both modes here
+    for line in lines:
+        print(json.dumps(line), flush=True)
     return code
 
 
