@@ -13,7 +13,7 @@ import resource
 import shlex
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from teamexec.executor.preflight import agent_issues
 from teamexec.storage import safeopen
 from teamexec.storage.atomic import atomic_write, dump_json
 from teamexec.storage.claudelist import ClaudeList, mirror_dir, open_task_store
+from teamexec.storage.journal import Journal, boot_id, overlay_journal, recover
 from teamexec.storage.layout import layout_issues
 from teamexec.storage.loader import MAX_JSON_BYTES, load_session
 from teamexec.storage.lock import ExecutorLock, lock_holder
@@ -132,6 +133,30 @@ def task_file_issues(paths: SessionPaths) -> list[Issue]:
     return problems
 
 
+def recover_journal(
+    paths: SessionPaths, session: Session, env: Mapping[str, str] | None = None
+) -> None:
+    """Replay the journal a power cut left behind, then checkpoint it (storage/journal.py).
+
+    Under the executor lock, before anything reads the task files to act on
+    them: a run, a resume, a reset.  A broken layout is left for the caller
+    to refuse (nothing is written through a symlinked tasks/).
+    """
+    try:
+        if os.lstat(paths.journal).st_size == 0:
+            return  # the common case: the last run checkpointed
+    except FileNotFoundError:
+        return
+    if any(i.severity is Severity.ERROR for i in layout_issues(paths)):
+        return
+    journal = Journal(paths.journal, root=paths.root, boot=boot_id(env))
+    try:
+        store = open_task_store(paths.tasks, subjects=set(session.graph))
+        recover(journal, store, directories=(paths.tasks, paths.root))
+    finally:
+        journal.close()
+
+
 def execute(request: RunRequest, reporter: Reporter) -> int:
     # the loop, the observers and watchdog load only when a run starts: `check` stays quick
     from teamexec.executor.runner import run_loop
@@ -142,6 +167,7 @@ def execute(request: RunRequest, reporter: Reporter) -> int:
     if request.dry_run:
         return dry_run(request, paths, reporter)
     with ExecutorLock(paths.lock):
+        recover_journal(paths, load_session(paths.root), request.options.env)
         if request.retry_failed:
             retried = reset_tasks(paths, load_session(paths.root), (), failed=True)
             if retried:
@@ -334,6 +360,8 @@ def check(session_path: Path, *, task_list: Path | None, cli_agent: str | None) 
         raise InvalidSession(broken)
     store = open_task_store(paths.tasks, subjects=set(session.graph))
     tasks, problems = store.read_all() if paths.tasks.is_dir() else ({}, [])
+    # exact while a replay is pending (a power cut stopped a run): the journal's states
+    tasks, problems = overlay_journal(paths, tasks, problems)
     if problems:
         raise InvalidSession(problems)
     options = RunOptions(cli_agent=cli_agent)
@@ -431,6 +459,7 @@ def reset_tasks(
     tail never mixes two runs.  The old ``last_error`` goes: it belongs to the
     attempts the reset put aside (their outcomes stay in ``attempt_log``).
     """
+    recover_journal(paths, session)  # a reset acts on the replayed state, never under it
     store = open_task_store(paths.tasks, subjects=set(session.graph))
     tasks, problems = store.read_all()
     if problems:

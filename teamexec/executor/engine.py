@@ -59,6 +59,7 @@ from teamexec.executor.shared import SharedFiles
 from teamexec.storage import messages as inbox
 from teamexec.storage import safeopen
 from teamexec.storage.claudelist import open_task_store
+from teamexec.storage.journal import CHECKPOINT_BYTES, Journal, boot_id, overlay_journal
 from teamexec.storage.loader import MAX_SPEC_BYTES
 from teamexec.storage.paths import SessionPaths
 from teamexec.storage.sessionfiles import (
@@ -105,6 +106,10 @@ class Engine:
         self.emit = emit
         self.host: Host = host or LocalHost()  # every clock and OS effect goes through it
         self.store = open_task_store(paths.tasks, subjects=set(session.graph))
+        # the durable record: task files become write-through views (storage/journal.py)
+        self.journal = Journal(paths.journal, root=paths.root, boot=boot_id(options.env))
+        self.store.journal = self.journal
+        self.removable: list[str] = []  # inbox files whose effect awaits the pass's commit
         self.messages = inbox.MessageLog(paths.messages_log, root=paths.root)
         self.session_file = SessionFile(paths.team_session, session.data)
         self.specs: dict[str, RoleSpec] = dict(session.specs)
@@ -283,6 +288,7 @@ class Engine:
 
     def plan(self, now: float) -> Reconciliation:
         tasks, problems = self.store.read_all()
+        tasks, problems = overlay_journal(self.paths, tasks, problems, boot=self.journal.boot)
         for issue in problems:
             self.emit(Event(EventKind.STATE_CORRUPT, "executor", str(issue)))
         mtimes = {}
@@ -326,6 +332,7 @@ class Engine:
         self.session_file.write(data)
         for role in self.specs:
             self._snapshot(role)
+        self.commit()  # reconcile's task writes and its inbox removals: one fdatasync
 
     def _adopt(self, entry: Mapping[str, Any], now: float) -> None:
         wid = str(entry["worker_id"])
@@ -360,7 +367,11 @@ class Engine:
 
     # -------------------------------------------------------------- messages
     def _settle_messages(self, settled: list[tuple[str, Any, Verdict]], now: float) -> None:
-        """After the effects are on disk: log accepted messages (one fsync), then clear them."""
+        """After the effects are written: log accepted messages; the pass's commit removes them.
+
+        messages.jsonl is not fsynced: the messages' effects are in the journal,
+        and an inbox file leaves only once they are committed (``commit``).
+        """
         done: list[str] = []
         for name, message, verdict in settled:
             if verdict.deferred:
@@ -386,10 +397,8 @@ class Engine:
             if isinstance(message, dict):
                 self.messages.append(message, extra={"received_at": iso(now)}, sync=False)
             done.append(name)
-        self.messages.sync()
         crash_point("message")
-        for name in done:  # only now: a crash before this re-applies, to no effect
-            inbox.remove(self.paths, name)
+        self.removable.extend(done)  # only once committed: a crash before re-applies, to no effect
         self.flush_meta(now)
 
     def flush_meta(self, now: float, *, settle_s: float = 0.0) -> None:
@@ -538,6 +547,41 @@ class Engine:
         self.emit(Event(EventKind.SPAWNED, live.role, text, task.id, facts))
 
     # ---------------------------------------------------------------- writes
+    def commit(self) -> None:
+        """Make every task state written so far durable, then let go of what depended on it.
+
+        The group commit (issue 15): the dirty tasks are written as views, their
+        queued journal lines appended in one write and fdatasynced once; then
+        the inbox files whose effects those states hold are removed.  The pass
+        calls it once, after its claims and before it starts any process; the
+        pool calls it before a process start, and anything that acknowledges an
+        outcome to someone else (a worker's report, an exit) calls it first.
+        """
+        self.flush_tasks()
+        if self.journal.pending:
+            self.journal.write()
+            crash_point("commit")
+            self.journal.sync()
+            crash_point("committed")
+        self._remove_settled()
+        if self.journal.size >= CHECKPOINT_BYTES:  # a long run: keep the journal bounded
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Views durable (syncfs), journal emptied: at the end of a run, a pause, a stop.
+
+        The syncfs covers every view written so far, so the lines still queued
+        need no fdatasync of their own; the settled inbox files go after it.
+        """
+        self.flush_tasks()
+        self.journal.checkpoint((self.paths.tasks, self.paths.root))
+        self._remove_settled()
+
+    def _remove_settled(self) -> None:
+        for name in self.removable:
+            inbox.remove(self.paths, name)
+        self.removable = []
+
     def flush_tasks(self) -> None:
         if self.dirty:
             written = [self.tasks[t] for t in sorted(self.dirty)]

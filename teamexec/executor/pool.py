@@ -123,6 +123,10 @@ class PoolOwner(Protocol):
     def agent_for(self, role: str) -> tuple[str, ...] | None: ...
     def runnable_roles(self) -> set[str]: ...
     def flush_tasks(self) -> None: ...
+    def commit(self) -> None:
+        """Every state written so far durable (the journal's group commit, Engine.commit)."""
+        ...
+
     def _corrupt_task(self, task_id: str, exc: StateCorrupt) -> None: ...
     def claimer(self, worker_id: str) -> dict[str, Any]: ...
 
@@ -365,10 +369,12 @@ class WorkerPool:
                 held.setdefault(worker.role, set()).add(worker.task_id)
             fresh = [live.task_id for live in claimed]
             self.owner.shared.sync_mirror(agent_view(self.owner.tasks, fresh=fresh, held=held))
+        if claimed:
+            self.owner.commit()  # no process starts before its claim is durable
         crash_point("record")
         for live in claimed:
             self._start(live, now)
-        # The durable claim (claimed_by, and the claimer's host, pid and start
+        # The committed claim (claimed_by, and the claimer's host, pid and start
         # time) is the record made before the process starts: after a crash
         # resume finds the worker by TEAMEXEC_WORKER_ID, or proves the claim
         # dead and resets it.  active_workers, pids included, reaches

@@ -98,7 +98,7 @@ def step(engine: Engine, wakes: Iterable[Wake], now: float) -> Outcome | None:
         return _stop(engine, now)
     if engine.pause_reason is None:
         engine.pool.spawn_ready(now)
-    engine.flush_tasks()
+    engine.commit()  # the pass's one fdatasync when spawn_ready made none; inbox files go
     running = engine.pool.running_list()
     state, stuck = pipeline_state(
         engine.tasks,
@@ -109,6 +109,7 @@ def step(engine: Engine, wakes: Iterable[Wake], now: float) -> Outcome | None:
     )
     if engine.pause_reason is not None and not engine.running:
         engine.flush_session(status=SessionStatus.PAUSED)
+        engine.checkpoint()
         return Outcome(state, paused_by=engine.pause_reason)
     if state is PipelineState.RUNNING:
         # counters, completed_tasks and pids: at most once a second, not fsynced.
@@ -117,6 +118,7 @@ def step(engine: Engine, wakes: Iterable[Wake], now: float) -> Outcome | None:
             engine.flush_session(durable=False)
         return None
     engine.flush_session(status=None if state is PipelineState.COMPLETE else SessionStatus.PAUSED)
+    engine.checkpoint()  # before the report, the completion action and the exit
     return Outcome(state, tuple(stuck))
 
 
@@ -126,6 +128,7 @@ def _stop(engine: Engine, now: float) -> Outcome:
         engine.pool.terminate_all(now)
     engine.flush_tasks()
     engine.flush_session(status=SessionStatus.PAUSED)
+    engine.checkpoint()
     return Outcome(
         PipelineState.RUNNING,
         interrupted=engine.interrupted,
@@ -190,6 +193,8 @@ def _abort(engine: Engine, exc: OSError | TeamexecError) -> NoReturn:
         engine.flush_tasks()
     with contextlib.suppress(OSError, TeamexecError):
         engine.flush_session(status=SessionStatus.PAUSED)
+    with contextlib.suppress(OSError, TeamexecError):
+        engine.checkpoint()
     raise RunAborted(
         f"{line}; workers stopped, the session can be resumed once this is fixed: "
         f"teamexec resume {engine.paths.root}"

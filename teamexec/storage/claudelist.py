@@ -264,11 +264,12 @@ class ClaudeList(TaskStore):
         if current is not None and _canonical(current) == _canonical(entry):
             return False
         path = self.directory / f"{number}.json"
-        atomic.atomic_write(path, atomic.dump_json(entry), durable=self.durable, sync_dir=sync_dir)
+        atomic.atomic_write(path, atomic.dump_json(entry), durable=self.fsyncs, sync_dir=sync_dir)
         if current is None:
             atomic.atomic_write(
-                self.directory / HIGHWATERMARK, str(number).encode(), durable=self.durable
+                self.directory / HIGHWATERMARK, str(number).encode(), durable=self.fsyncs
             )
+        self._journaled(task)
         with contextlib.suppress(OSError):
             self._entries[number] = (_signature(os.stat(path, follow_symlinks=False)), entry)
         return True

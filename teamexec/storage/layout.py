@@ -35,7 +35,13 @@ STATE_DIRS = (
 )
 # where a symlink leading out is an error (the executor's own files live there)
 STATE_PREFIXES = (".msg", "logs", "wisdom", "tasks", "role-specs")
-TOP_FILES = ("team-session.json", "task-analysis.json", "report.json", ".teamexec.lock")
+TOP_FILES = (
+    "team-session.json",
+    "task-analysis.json",
+    "report.json",
+    ".teamexec.lock",
+    ".teamexec.journal",
+)
 
 
 def _dir_issue(path: Path) -> Issue | None:

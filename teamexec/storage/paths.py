@@ -80,6 +80,11 @@ class SessionPaths:
         return self.root / ".teamexec.lock"
 
     @functools.cached_property
+    def journal(self) -> Path:
+        """The executor's journal of task states (storage/journal.py)."""
+        return self.root / ".teamexec.journal"
+
+    @functools.cached_property
     def project_root(self) -> Path | None:
         """``<root>`` when the session lies at ``<root>/.workflow/.team/<id>/`` (CCW's place).
 
@@ -102,7 +107,16 @@ class SessionPaths:
 
 # What a run adds to a session directory (PROTOCOL §1); everything else is its definition.
 RUNTIME_STATE = frozenset(
-    {"tasks", ".msg", "logs", "artifacts", "wisdom", "report.json", ".teamexec.lock"}
+    {
+        "tasks",
+        ".msg",
+        "logs",
+        "artifacts",
+        "wisdom",
+        "report.json",
+        ".teamexec.lock",
+        ".teamexec.journal",
+    }
 )
 
 

@@ -1,9 +1,13 @@
 """The task store: ``tasks/<TASK-ID>.json`` files (PROTOCOL §5).
 
-Every write is atomic (temporary file, fsync, rename, fsync of the directory,
-all in ``teamexec.storage.atomic``) and made under an exclusive ``flock`` on
+Every write is atomic (temporary file and rename, in
+``teamexec.storage.atomic``) and made under an exclusive ``flock`` on
 ``tasks/.lock``; a claim is a compare-and-set under that lock, so two
-processes can never claim one task.
+processes can never claim one task.  Durability comes one of two ways: by
+default every write fsyncs the file and the directory; with a ``journal``
+attached (the executor's, storage/journal.py) the files are write-through
+views renamed without any fsync and each written state is queued in the
+journal, whose group commit makes them durable (issue 15).
 
 Callers: the engine (read_all at reconcile, write_many for its dirty tasks,
 claim before each spawn), ``check`` and ``reset`` in commands.py, and the
@@ -19,7 +23,7 @@ import json
 import os
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from teamexec.core import attempts
 from teamexec.core.errors import StateCorrupt
@@ -44,6 +48,12 @@ def _signature(st: os.stat_result) -> _Signature:
 def _canonical(value: Any) -> str:
     """One text per JSON value: key order ignored, but ``1``/``1.0``/``true`` kept apart."""
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+class JournalSink(Protocol):
+    """Where a journaled store queues each state it writes (storage/journal.Journal)."""
+
+    def record(self, task_id: str, data: Mapping[str, Any]) -> None: ...
 
 
 class _Damaged(Exception):
@@ -122,6 +132,8 @@ class TaskStore:
     def __init__(self, directory: Path, *, durable: bool = True) -> None:
         self.directory = directory
         self.durable = durable
+        # the executor's journal: views written without fsync, each state queued there
+        self.journal: JournalSink | None = None
         self._lock_fd: int | None = None
         self._depth = 0
         # What this object last read or wrote, per task, with the file's signature
@@ -223,6 +235,16 @@ class TaskStore:
         return tasks, issues
 
     # ---------------------------------------------------------------- writes
+    @property
+    def fsyncs(self) -> bool:
+        """Whether each write is fsynced here (durable and not journaled)."""
+        return self.durable and self.journal is None
+
+    def _journaled(self, task: Task) -> None:
+        """Queue a state just written as a view (after its rename: the view leads)."""
+        if self.journal is not None:
+            self.journal.record(task.id, task.data)
+
     def _current_text(self, task_id: str) -> str | None:
         """Canonical JSON of what the file holds now; None when absent or damaged."""
         path = self.path(task_id)
@@ -249,8 +271,9 @@ class TaskStore:
         self._known.pop(task.id, None)  # until the write is known to have landed
         # looked up on the module at call time so tests can inject ENOSPC/EIO
         atomic.atomic_write(
-            path, atomic.dump_json(task.data), durable=self.durable, sync_dir=sync_dir
+            path, atomic.dump_json(task.data), durable=self.fsyncs, sync_dir=sync_dir
         )
+        self._journaled(task)
         # Under our lock no cooperating writer can slip in here; a hand edit in
         # this instant changes the signature seen by the next stat anyway.
         with contextlib.suppress(OSError):
@@ -263,7 +286,8 @@ class TaskStore:
             return self._write_locked(task)
 
     def write_many(self, tasks: Iterable[Task]) -> int:
-        """Write several tasks under one lock with one directory fsync; how many were written."""
+        """Write several tasks under one lock with one directory fsync (none when
+        journaled); how many were written."""
         written = 0
         with self.locked():
             try:
@@ -271,7 +295,7 @@ class TaskStore:
                     written += self._write_locked(task, sync_dir=False)
             finally:
                 # even when a later write fails, the renames already made are made durable
-                if written and self.durable:
+                if written and self.fsyncs:
                     atomic.fsync_dir(self.directory)
         return written
 

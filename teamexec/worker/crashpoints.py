@@ -9,12 +9,15 @@ comparison with None.
 
 The points, in the order a task meets them (executor unless marked):
 
-- ``claim``       the task file says in_progress, claimed; nothing recorded yet
-- ``record``      active_workers names the worker; no process started yet
+- ``claim``       the task file says in_progress, claimed; nothing committed yet
+- ``commit``      the journal's lines are written, not yet fdatasynced (any commit)
+- ``committed``   the journal's lines are fdatasynced; what depends on them not done
+- ``record``      the pass's claims are committed; no process started yet
 - ``spawn``       the worker runs; its pid is not recorded
 - ``callback``    a message was read from the inbox; nothing applied yet
 - ``completion``  the task files hold the message's effect; not logged yet
-- ``message``     the message is in messages.jsonl; its inbox file is not removed
+- ``message``     the message is in messages.jsonl; its effect is not committed and
+                  its inbox file is not removed
 - ``counters``    team-session.json was rewritten (counters, pids, status)
 - ``action``      report.json is written; the completion action has not run
 - ``worker-report`` (worker) its report is in the inbox; it has not exited
@@ -31,6 +34,8 @@ import signal
 ENV = "TEAMEXEC_CRASH_AT"
 POINTS = (
     "claim",
+    "commit",
+    "committed",
     "record",
     "spawn",
     "callback",

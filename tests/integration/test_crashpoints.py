@@ -29,9 +29,17 @@ GRAPH = {
 RESUME_DEADLINE_S = 20  # seconds; a resume takes about one, the orphan timer is 300
 EXECUTOR_POINTS = [p for p in POINTS if not p.startswith("worker-")]
 # a second pass too for the points every task meets, so the crash lands mid-pipeline
-CASES = [f"{p}:1" for p in EXECUTOR_POINTS] + [
-    f"{p}:3" for p in ("claim", "record", "spawn", "callback", "completion", "message")
-]
+EVERY_TASK = (
+    "claim",
+    "commit",
+    "committed",
+    "record",
+    "spawn",
+    "callback",
+    "completion",
+    "message",
+)
+CASES = [f"{p}:1" for p in EXECUTOR_POINTS] + [f"{p}:3" for p in EVERY_TASK]
 
 
 def _session(tmp_path):
