@@ -10,11 +10,36 @@ same JSON; only the whitespace differs.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from json import encoder
 from typing import Any
 
 
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _make_compact() -> Callable[[Any], str]:
+    """``json.dumps(value, ensure_ascii=False)``, with its C encoder built once.
+
+    ``json.dumps`` with any argument builds a new encoder per call: for the
+    10 000 rows of `check --json` that was half of the encoding time.
+    """
+    make = encoder.c_make_encoder
+    if make is None:  # no C accelerator: the plain call
+        return lambda value: json.dumps(value, ensure_ascii=False)
+    c_encode = make(None, _refuse, encoder.encode_basestring, None, ": ", ", ", False, False, True)
+    plain = json.JSONEncoder(ensure_ascii=False).encode
+
+    def compact(value: Any) -> str:
+        if isinstance(value, str):  # the C encoder wants a container or a scalar at depth 0
+            return plain(value)
+        return "".join(c_encode(value, 0))
+
+    return compact
+
+
+_compact = _make_compact()
 
 
 def dumps(value: Any) -> str:

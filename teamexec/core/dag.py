@@ -45,8 +45,13 @@ def find_cycle(deps: Mapping[str, Sequence[str]]) -> list[str] | None:
 
 def topological_order(deps: Mapping[str, Sequence[str]]) -> list[str]:
     """Kahn's order with ties broken by task id; raises CycleError naming a cycle."""
-    indegree = {node: sum(1 for d in ds if d in deps) for node, ds in deps.items()}
-    children = dependents(deps)
+    indegree = dict.fromkeys(deps, 0)
+    children: dict[str, list[str]] = {node: [] for node in deps}  # unsorted: the heap orders
+    for node, ds in deps.items():
+        for d in ds:
+            if d in children:
+                indegree[node] += 1
+                children[d].append(node)
     order: list[str] = []
     heap = [(task_sort_key(n), n) for n, k in indegree.items() if k == 0]
     heapq.heapify(heap)

@@ -273,7 +273,7 @@ class Task:
 
     @_cached
     def blocked_by(self) -> tuple[str, ...]:
-        return tuple(str(x) for x in self.data.get("blockedBy") or ())
+        return tuple(map(str, self.data.get("blockedBy") or ()))
 
     @_cached
     def metadata(self) -> Mapping[str, Any]:
@@ -365,11 +365,18 @@ class Session:
         return tuple(w for w in self.data.get("active_workers") or () if isinstance(w, dict))
 
 
+_DIGIT_RUNS = re.compile(r"(\d+)")
+_PREFIX_NUMBER = re.compile(r"(\D+)(\d+)")  # the usual shape, IMPL-001: matched at once
+
+
 @functools.lru_cache(maxsize=1 << 17)
 def task_sort_key(task_id: str) -> tuple[tuple[int, int | str], ...]:
     """Order task ids with numbers compared as numbers (IMPL-2 before IMPL-10).
 
     Cached: every sort of a 10k-task session would otherwise split each id again.
     """
-    parts = re.split(r"(\d+)", task_id)
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p != "")
+    usual = _PREFIX_NUMBER.fullmatch(task_id)
+    if usual is not None:
+        return ((1, usual[1]), (0, int(usual[2])))
+    parts = _DIGIT_RUNS.split(task_id)
+    return tuple([(0, int(p)) if p.isdigit() else (1, p) for p in parts if p != ""])

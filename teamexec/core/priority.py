@@ -83,14 +83,19 @@ def remaining_paths(
     A cycle (impossible in a validated graph, possible in hand-edited task
     files) never raises: the tasks on it get their own weight only.
     """
-    live = {tid: t for tid, t in tasks.items() if t.status is not TaskStatus.DELETED}
-    own = {tid: weights.get(t.owner or "", unknown) for tid, t in live.items()}
-    deps = {
-        tid: [d for d in set(t.blocked_by) if d in live and d != tid] for tid, t in live.items()
-    }
+    deleted = TaskStatus.DELETED
+    live = {tid: t for tid, t in tasks.items() if t.status is not deleted}
+    own: dict[str, float] = {}
+    deps: dict[str, list[str]] = {}
     children: dict[str, list[str]] = {tid: [] for tid in live}
-    for tid, before in deps.items():
-        for dep in before:
+    for tid, task in live.items():
+        own[tid] = weights.get(task.owner or "", unknown)
+        before = task.blocked_by
+        if len(before) > 1:
+            before = tuple(dict.fromkeys(before))  # a dependency named twice counts once
+        kept = [d for d in before if d in children and d != tid]
+        deps[tid] = kept
+        for dep in kept:
             children[dep].append(tid)
     waiting = {tid: len(after) for tid, after in children.items()}  # dependents not yet ranked
     ranks: dict[str, float] = {}

@@ -139,13 +139,21 @@ def _complete_recorded(
 def create_missing(
     session: Session, tasks: dict[str, Task], now: float, *, described: bool = True
 ) -> list[Event]:
-    deps = {tid: node.depends_on for tid, node in session.graph.items()}
-    blocks = dag.dependents(deps)
+    """A task for every graph node without one, in id order.
+
+    ``described=False`` shapes them for readiness only (`check`): no
+    description and no ``blocks`` (readiness reads ``blockedBy``).
+    """
+    missing = [tid for tid in session.graph if tid not in tasks]
+    if not missing:
+        return []
+    blocks: Mapping[str, Sequence[str]] = {}
+    if described:
+        blocks = dag.dependents({tid: node.depends_on for tid, node in session.graph.items()})
     completed = set(session.completed_tasks)
+    stamp = iso(now)
     events = []
-    for task_id in sorted(session.graph, key=task_sort_key):
-        if task_id in tasks:
-            continue
+    for task_id in sorted(missing, key=task_sort_key):
         node = session.graph[task_id]
         tasks[task_id] = new_task(
             node,
@@ -154,6 +162,7 @@ def create_missing(
             completed=task_id in completed,
             now=now,
             described=described,
+            stamp=stamp,
         )
         text = f"{task_id} created for {node.role} from the dependency graph"
         events.append(Event(EventKind.TASK_CREATED, "executor", text, task_id))

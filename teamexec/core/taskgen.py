@@ -104,6 +104,7 @@ def new_task(
     completed: bool,
     now: float,
     described: bool = True,
+    stamp: str | None = None,
 ) -> Task:
     """A fresh task file for ``node``; ``completed`` when completed_tasks lists it.
 
@@ -112,8 +113,8 @@ def new_task(
     ~0.3 s, more than half of its budget.
     """
     spec = session.specs.get(node.role or "")
-    stamp = iso(now)
-    data: Mapping[str, object] = {
+    stamp = iso(now) if stamp is None else stamp  # a caller creating thousands formats it once
+    data: dict[str, object] = {
         "id": node.task_id,
         "subject": node.task_id,  # dispatch.md: subject "<PREFIX>-<NNN>"; Claude lists map by it
         "description": describe(node, session=session, spec=spec) if described else "",
@@ -124,4 +125,4 @@ def new_task(
         "blockedBy": list(node.depends_on),
         "metadata": {"created_at": stamp, "updated_at": stamp, "attempts": 0},
     }
-    return Task(dict(data))
+    return Task(data)
