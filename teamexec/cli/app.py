@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from teamexec.cli import jsonout
+from teamexec.cli.actions import check_command, guarded, run_command
 from teamexec.core.errors import ExitCode
 from teamexec.core.model import Control, EndAction
 
@@ -47,85 +47,8 @@ AgentOpt = Annotated[
 
 
 def _guard(debug: bool, action: Callable[[], int], *, json_out: bool = False) -> None:
-    """Run a command; errors become one line each on stderr and the right exit code.
-
-    With ``--json`` an error is also JSON on stdout, ``{"ok": false, "errors": [...]}``,
-    so a script reading stdout always gets JSON (PROTOCOL §9).
-    """
-    from teamexec.core.errors import InvalidSession, TeamexecError, os_error_line
-
-    errors: list[str] = []
-    try:
-        code = action()
-    except InvalidSession as exc:
-        if debug:
-            raise
-        errors = [str(issue) for issue in exc.issues]
-        code = exc.exit_code
-    except TeamexecError as exc:
-        if debug:
-            raise
-        errors = [str(exc)]
-        code = exc.exit_code
-    except KeyboardInterrupt:
-        errors, code = ["interrupted"], ExitCode.INTERRUPTED
-    except OSError as exc:  # disk full, read-only file system, a directory replaced by a file
-        if debug:
-            raise
-        errors, code = [os_error_line(exc)], ExitCode.FAILED
-    for line in errors:
-        print(line, file=sys.stderr)
-    if json_out and errors:
-        print(json.dumps({"ok": False, "exit_code": code, "errors": errors}, ensure_ascii=False))
-    raise typer.Exit(code)
-
-
-def _execute(
-    session: Path | None,
-    *,
-    resume: bool,
-    json_out: bool,
-    debug: bool,
-    dry_run: bool,
-    agent: str | None,
-    max_workers: int | None,
-    poll: bool,
-    task_list: Path | None,
-    completion: EndAction | None,
-    export_to: Path | None,
-    force: bool,
-    detach: bool,
-    backoff_scale: float,
-    retry_failed: bool = False,
-) -> None:
-    def action() -> int:
-        from teamexec.cli.commands import RunRequest, discover, execute
-        from teamexec.cli.reporter import Reporter
-        from teamexec.executor.engine import RunOptions
-
-        root = session or discover(statuses=("active", "paused") if resume else None)
-        options = RunOptions(
-            max_workers=max_workers,
-            cli_agent=agent,
-            poll=poll,
-            detach=detach,
-            backoff_scale=backoff_scale,
-        )
-        request = RunRequest(
-            session=root,
-            options=options,
-            dry_run=dry_run,
-            json_out=json_out,
-            completion=completion,
-            export_to=export_to,
-            force=force,
-            task_list=task_list,
-            resume=resume,
-            retry_failed=retry_failed,
-        )
-        return execute(request, Reporter(json_out=json_out))
-
-    _guard(debug, action, json_out=json_out)
+    """Run a command through ``actions.guarded``: one stderr line per error, the exit code."""
+    raise typer.Exit(guarded(debug, action, json_out=json_out))
 
 
 def _run_options(resume: bool) -> Callable[..., None]:
@@ -183,7 +106,7 @@ def _run_options(resume: bool) -> Callable[..., None]:
             ),
         ] = False,
     ) -> None:
-        _execute(
+        code = run_command(
             session,
             resume=resume,
             json_out=json_out,
@@ -200,6 +123,7 @@ def _run_options(resume: bool) -> Callable[..., None]:
             backoff_scale=backoff_scale,
             retry_failed=retry_failed,
         )
+        raise typer.Exit(code)
 
     return command
 
@@ -226,20 +150,8 @@ def check(
     task_list: TaskListOpt = None,
     agent: AgentOpt = None,
 ) -> None:
-    def action() -> int:
-        from teamexec.cli.commands import check as do_check
-        from teamexec.cli.commands import discover
-        from teamexec.core.status import status_lines
-
-        root = session or discover()
-        view = do_check(root, task_list=task_list, cli_agent=agent)
-        if json_out:
-            print(jsonout.dumps({"ok": True, **view}))
-        else:
-            print("\n".join(status_lines(view)))
-        return ExitCode.OK
-
-    _guard(debug, action, json_out=json_out)
+    code = check_command(session, json_out=json_out, debug=debug, task_list=task_list, agent=agent)
+    raise typer.Exit(code)
 
 
 @app.command(help="Write a message into the session inbox (for agents). Exit 0, or 2 on bad input.")

@@ -1,9 +1,12 @@
-"""The ``teamexec`` executable: a fast path for ``msg`` and ``--version``, else the typer app.
+"""The ``teamexec`` executable: fast paths for ``msg``, ``--version``, ``check``,
+``run`` and ``resume``, else the typer app.
 
 Agents call ``teamexec msg`` for every message they send, so its start-up is
 paid many times per task: it is parsed here with argparse and never imports
-typer, rich or the executor (bench/msg_startup.py measures it).  Every other
-command goes to ``app.py``.
+typer, rich or the executor (bench/msg_startup.py measures it).  ``check``,
+``run`` and ``resume`` in their plain forms are parsed by fastargs.py (typer
+was ~50 ms of their start-up); anything else, ``--help`` and every usage
+error included, goes to ``app.py``.
 """
 
 from __future__ import annotations
@@ -72,6 +75,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args[:1] == ["--version"]:
         print(f"teamexec {version()}")
         sys.exit(0)
+    from teamexec.cli.fastargs import parse
+
+    parsed = parse(args)  # check/run/resume in their plain forms: no typer (fastargs.py)
+    if parsed is not None:
+        from teamexec.cli import actions
+
+        command, kwargs = parsed
+        action = actions.check_command if command == "check" else actions.run_command
+        sys.exit(action(**kwargs))
     from teamexec.cli.app import run_app
 
     run_app(args)

@@ -25,7 +25,7 @@ def _make_compact() -> Callable[[Any], str]:
     ``json.dumps`` with any argument builds a new encoder per call: for the
     10 000 rows of `check --json` that was half of the encoding time.
     """
-    make = encoder.c_make_encoder
+    make = getattr(encoder, "c_make_encoder", None)  # not in typeshed: CPython's accelerator
     if make is None:  # no C accelerator: the plain call
         return lambda value: json.dumps(value, ensure_ascii=False)
     c_encode = make(None, _refuse, encoder.encode_basestring, None, ": ", ", ", False, False, True)

@@ -6,6 +6,8 @@ top of the repository, force-included as ``teamexec/schemas`` in a wheel
 to the package (editable installs and a source checkout).
 
 ``schema_errors(kind, value)`` returns ``(JSON pointer, message)`` pairs.
+A valid value is recognised by quickschema.py without importing jsonschema
+(~60 ms of start-up); jsonschema words the errors of an invalid one.
 Validation (validate.py, rolespec.py) calls it for the session files, and
 the executor (handling.py) for every message it receives, so each kind's
 validator is compiled once per process and reused.
@@ -17,12 +19,13 @@ import json
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator, ValidationError
-from referencing import Registry, Resource
+from typing import TYPE_CHECKING, Any
 
 from teamexec.validation.jsonloc import escape
+from teamexec.validation.quickschema import Evaluator, Unsupported
+
+if TYPE_CHECKING:  # imported when a value is invalid: quickschema.py answers the rest
+    from jsonschema import Draft202012Validator, ValidationError
 
 KINDS = ("team-session", "task-analysis", "role-spec", "task", "message", "report", "meta")
 MAX_MESSAGE = 240  # characters of one error message
@@ -38,26 +41,44 @@ def schema_dir() -> Path:
 
 
 @cache
-def _registry() -> tuple[Registry, dict[str, dict[str, Any]]]:
-    schemas = {}
-    registry: Registry = Registry()
-    for kind in KINDS:
-        schema = json.loads((schema_dir() / f"{kind}.schema.json").read_text(encoding="utf-8"))
-        schemas[kind] = schema
-        registry = registry.with_resource(schema["$id"], Resource.from_contents(schema))
-    return registry, schemas
+def _schemas() -> dict[str, dict[str, Any]]:
+    """Each kind's schema, as parsed JSON (no jsonschema needed to read them)."""
+    return {
+        kind: json.loads((schema_dir() / f"{kind}.schema.json").read_text(encoding="utf-8"))
+        for kind in KINDS
+    }
+
+
+@cache
+def _evaluator() -> Evaluator:
+    return Evaluator({schema["$id"]: schema for schema in _schemas().values()})
 
 
 @cache
 def validator(kind: str) -> Draft202012Validator:
     """The compiled validator of one kind (see ``KINDS``), built on first use."""
-    registry, schemas = _registry()
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    schemas = _schemas()
+    registry: Registry = Registry()
+    for schema in schemas.values():
+        registry = registry.with_resource(schema["$id"], Resource.from_contents(schema))
     return Draft202012Validator(schemas[kind], registry=registry)
+
+
+def quickly_valid(kind: str, value: Any) -> bool:
+    """True when ``value`` is valid by quickschema.py's exact subset; False: ask jsonschema."""
+    schema = _schemas()[kind]
+    try:
+        return _evaluator().is_valid(schema, value, schema["$id"])
+    except (Unsupported, RecursionError):
+        return False
 
 
 def property_names(kind: str, *path: str) -> list[str]:
     """The keys a schema documents for an object, e.g. ``("properties", "executor")``."""
-    node: Any = _registry()[1][kind]
+    node: Any = _schemas()[kind]
     for step in path:
         node = node[step]
     return list(node.get("properties", {}))
@@ -82,6 +103,8 @@ def _message(error: ValidationError) -> str:
 
 def schema_errors(kind: str, value: Any) -> list[tuple[str, str]]:
     """Every schema violation of ``value`` as (JSON pointer, message), sorted by pointer."""
+    if quickly_valid(kind, value):
+        return []
     errors = []
     for error in validator(kind).iter_errors(value):
         path = list(error.absolute_path)
