@@ -85,9 +85,12 @@ class SharedFiles:
             self.claude_list_id = store.directory.name
         elif session.executor.claude_task_list and self.claude_roles():
             self.claude_list_id = session.session_id
+            # a view for the Claude agents, rewritten from the executor's state at every
+            # reconcile: not fsynced (the journal is the executor's durable record)
             self.claude_list = ClaudeList(
                 mirror_dir(owner.options.env, session.session_id),
                 subjects=set(session.graph),
+                durable=False,
             )
             self.claude_list.open_blockers_only = True
 

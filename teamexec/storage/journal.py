@@ -116,14 +116,43 @@ def read(path: Path, *, root: Path | None = None) -> Tail | None:
     return parse(raw)
 
 
+HEADER_BYTES = 4096  # the header line is far shorter
+
+
+def header_boot(path: Path, *, root: Path | None = None) -> tuple[bool, str | None]:
+    """(whether the journal holds anything, its header's boot id) from its first bytes only.
+
+    ``check`` asks this on every call while a run goes on: a journal of this
+    boot needs no replay, so its (possibly long) body is never read.
+    """
+    try:
+        fd = safeopen.open_read(path, root=root)
+    except FileNotFoundError:
+        return False, None
+    try:
+        head = os.pread(fd, HEADER_BYTES, 0)
+    finally:
+        os.close(fd)
+    if not head:
+        return False, None
+    line, newline, _rest = head.partition(b"\n")
+    if not newline:
+        return True, None
+    return True, parse(line + b"\n").boot_id
+
+
 def pending_replay(
     path: Path, *, root: Path | None = None, boot: str | None = None
 ) -> dict[str, dict[str, Any]]:
     """The journaled states a recovery would replay (empty when none is due)."""
+    this_boot = boot_id() if boot is None else boot
+    present, journal_boot = header_boot(path, root=root)
+    if not present or not replay_due(journal_boot, this_boot):
+        return {}
     tail = read(path, root=root)
     if tail is None or not tail.states:
         return {}
-    return tail.states if replay_due(tail.boot_id, boot_id() if boot is None else boot) else {}
+    return tail.states if replay_due(tail.boot_id, this_boot) else {}
 
 
 _libc: Any = None
