@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from teamexec.core.model import ExecutorConfig, GraphNode, RoleSpec, Session, TaskDetails
+from teamexec.core.model import ExecutorConfig, GraphNode, RoleSpec, Session, Task, TaskDetails
 from teamexec.core.taskgen import describe, inline, items, new_task
 
 
@@ -104,3 +104,16 @@ def test_new_task_subject_is_the_task_id():
     node = GraphNode("IMPL-001", (), "developer", TaskDetails(goal="g"))
     task = new_task(node, session=_session(), blocks=(), completed=False, now=0.0)
     assert task.data["subject"] == "IMPL-001"
+
+
+@pytest.mark.parametrize("completed", [False, True])
+@pytest.mark.parametrize("role", ["developer", None, ""])
+def test_the_fields_new_task_sets_are_what_its_data_says(completed, role):
+    node = GraphNode("IMPL-002", ("IMPL-001", "DOC-3"), role, TaskDetails())
+    task = new_task(node, session=_session(), blocks=(), completed=completed, now=0.0)
+    again = Task(dict(task.data))  # computes every field from the data
+    assert (task.status, task.owner, task.blocked_by) == (
+        again.status,
+        again.owner,
+        again.blocked_by,
+    )

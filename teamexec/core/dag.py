@@ -44,27 +44,38 @@ def find_cycle(deps: Mapping[str, Sequence[str]]) -> list[str] | None:
 
 
 def topological_order(deps: Mapping[str, Sequence[str]]) -> list[str]:
-    """Kahn's order with ties broken by task id; raises CycleError naming a cycle."""
-    indegree = dict.fromkeys(deps, 0)
-    children: dict[str, list[str]] = {node: [] for node in deps}  # unsorted: the heap orders
+    """Kahn's order with ties broken by task id; raises CycleError naming a cycle.
+
+    Nodes are numbered in id order once, so the heap compares small integers
+    instead of id keys (a 10k-task `check` walks it on every call).
+    """
+    names = sorted(deps, key=_id_order)
+    index = {node: i for i, node in enumerate(names)}
+    indegree = [0] * len(names)
+    children: list[list[int]] = [[] for _ in names]
     for node, ds in deps.items():
+        i = index[node]
         for d in ds:
-            if d in children:
-                indegree[node] += 1
-                children[d].append(node)
+            j = index.get(d)
+            if j is not None:
+                indegree[i] += 1
+                children[j].append(i)
+    heap = [i for i, k in enumerate(indegree) if k == 0]  # ascending: a heap already
     order: list[str] = []
-    heap = [(task_sort_key(n), n) for n, k in indegree.items() if k == 0]
-    heapq.heapify(heap)
     while heap:
-        _, node = heapq.heappop(heap)
-        order.append(node)
-        for child in children.get(node, ()):
+        i = heapq.heappop(heap)
+        order.append(names[i])
+        for child in children[i]:
             indegree[child] -= 1
             if indegree[child] == 0:
-                heapq.heappush(heap, (task_sort_key(child), child))
-    if len(order) < len(indegree):  # the nodes left over lie on or behind a cycle
+                heapq.heappush(heap, child)
+    if len(order) < len(names):  # the nodes left over lie on or behind a cycle
         raise CycleError(find_cycle(deps) or [])
     return order
+
+
+def _id_order(node: str) -> tuple[tuple[tuple[int, int | str], ...], str]:
+    return task_sort_key(node), node
 
 
 def dependents(deps: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:

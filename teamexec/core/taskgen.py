@@ -114,15 +114,17 @@ def new_task(
     """
     spec = session.specs.get(node.role or "")
     stamp = iso(now) if stamp is None else stamp  # a caller creating thousands formats it once
+    status = TaskStatus.COMPLETED if completed else TaskStatus.PENDING
     data: dict[str, object] = {
         "id": node.task_id,
         "subject": node.task_id,  # dispatch.md: subject "<PREFIX>-<NNN>"; Claude lists map by it
         "description": describe(node, session=session, spec=spec) if described else "",
         "activeForm": f"Working on {node.task_id}",
-        "status": (TaskStatus.COMPLETED if completed else TaskStatus.PENDING).value,
+        "status": status.value,
         "owner": node.role,
         "blocks": list(blocks),
         "blockedBy": list(node.depends_on),
         "metadata": {"created_at": stamp, "updated_at": stamp, "attempts": 0},
     }
-    return Task(data)
+    blocked_by = tuple(map(str, node.depends_on))
+    return Task.known(data, status=status, owner=node.role or None, blocked_by=blocked_by)
