@@ -7,15 +7,22 @@ sleep.  A test moves the clock with ``advance``, lets a worker end with
 ``exit``, and hands the loop the exit wake-ups a monitor would have queued
 with ``exits``.  A worker's process dies on SIGKILL, and on SIGTERM unless it
 was started with ``stubborn`` (it ignores SIGTERM, as a hung agent may).
+
+``FakeHost(supervised=True)`` has a supervisor for plain agents (the real
+``Supervised`` backend's part): jobs that carry a prompt are started "by it",
+their exits come with the report's ``ts``, acks are recorded, and
+``kill_supervisor`` loses its agents as a dying supervisor does.
 """
 
 from __future__ import annotations
 
 import itertools
 import signal
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from teamexec.executor.host import Handle, Job
+from teamexec.executor.host import ExitSink, Handle, Job
 from teamexec.executor.monitor import Wake, WakeKind
 
 
@@ -28,6 +35,8 @@ class FakeProcess:
     signals: list[signal.Signals] = field(default_factory=list)
     stubborn: bool = False  # ignores SIGTERM
     reported_exit: bool = False
+    supervised: bool = False  # a plain agent the supervisor started: its exit is a report
+    lost: str = ""  # why its exit is lost (its supervisor died)
 
 
 class FakeBackend:
@@ -44,7 +53,13 @@ class FakeBackend:
         proc = FakeProcess(job, next(self.host.pids), self.host.now)
         proc.stubborn = job.env.get("TEAMEXEC_TASK_ID") in self.host.stubborn
         self.host.procs[proc.pid] = proc
-        return Handle(job.worker_id, proc.pid, proc.started_at, proc)
+        anchor = None
+        if job.stdin is not None:
+            assert self.host.supervisor_pid is not None, "a prompt job without a supervisor"
+            proc.supervised = True
+            supervisor = self.host.procs[self.host.supervisor_pid]
+            anchor = (supervisor.pid, supervisor.started_at)
+        return Handle(job.worker_id, proc.pid, proc.started_at, proc, anchor=anchor)
 
     def poll(self, handle: Handle) -> int | None:
         return self.host.procs[handle.pid].code
@@ -55,12 +70,42 @@ class FakeBackend:
     def cancel(self, handle: Handle, sig: signal.Signals) -> bool:
         return self.host.signal_group(handle.pid, sig)
 
+    def watch(self, handle: Handle, sink: ExitSink) -> None:
+        return None  # tests hand the loop its exits: FakeHost.exits()
+
+    def supervisor(self, cwd: Path, env: Mapping[str, str]) -> tuple[int, float | None] | None:
+        if not self.host.supervised:
+            return None
+        pid = self.host.supervisor_pid
+        if pid is None or self.host.procs[pid].code is not None:
+            pid = next(self.host.pids)
+            job = Job("supervisor", ("supervisor",), dict(env), Path("/dev/null"), cwd)
+            self.host.procs[pid] = FakeProcess(job, pid, self.host.now, reported_exit=True)
+            self.host.supervisor_pid = pid
+            self.host.supervisors += 1
+        return pid, self.host.procs[pid].started_at
+
+    def ack(self, worker_ids: Sequence[str]) -> None:
+        self.host.acked.extend(worker_ids)
+
+    def forget(self, worker_ids: Sequence[str]) -> None:
+        self.host.forgotten.extend(worker_ids)
+
+    def close(self) -> None:
+        self.host.closed += 1
+
 
 class FakeHost:
     hostname = "fakehost"
     pid = 999_999  # the executor's own pid: alive, never a worker
 
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
+    def __init__(self, now: float = 1_800_000_000.0, *, supervised: bool = False) -> None:
+        self.supervised = supervised
+        self.supervisor_pid: int | None = None
+        self.supervisors = 0  # started so far
+        self.acked: list[str] = []
+        self.forgotten: list[str] = []
+        self.closed = 0
         self.now = now
         self.mono = 0.0
         self.pids = itertools.count(50_000)
@@ -128,5 +173,18 @@ class FakeHost:
         for proc in self.procs.values():
             if proc.code is not None and not proc.reported_exit:
                 proc.reported_exit = True
-                wakes.append(Wake(WakeKind.EXIT, proc.job.worker_id, proc.code))
+                if proc.lost:
+                    wakes.append(Wake(WakeKind.EXIT, proc.job.worker_id, None, why=proc.lost))
+                    continue
+                ts = self.now if proc.supervised else None
+                wakes.append(Wake(WakeKind.EXIT, proc.job.worker_id, proc.code, ts))
         return wakes
+
+    def kill_supervisor(self) -> None:
+        """The supervisor dies: its agents' groups are killed, their exits lost."""
+        assert self.supervisor_pid is not None
+        self.procs[self.supervisor_pid].code = -int(signal.SIGKILL)
+        for proc in self.procs.values():
+            if proc.supervised and proc.code is None:
+                proc.code = -int(signal.SIGKILL)
+                proc.lost = f"its supervisor (pid {self.supervisor_pid}) died"

@@ -11,11 +11,12 @@ schedule); this module applies them.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from teamexec.core.agentcmd import resolve_agent, roles_without_agent
 from teamexec.core.deadlines import ARTIFACT_GRACE_S, artifact_expired
@@ -23,6 +24,7 @@ from teamexec.core.errors import StateCorrupt
 from teamexec.core.events import Event, EventKind
 from teamexec.core.handling import Context, Verdict, log_tail_wanted, with_log_tail
 from teamexec.core.model import (
+    Message,
     RoleSpec,
     Schedule,
     Session,
@@ -54,10 +56,11 @@ from teamexec.executor.agents import AgentDesk
 from teamexec.executor.host import Host, LocalHost
 from teamexec.executor.options import PauseReason as PauseReason
 from teamexec.executor.options import RunOptions as RunOptions  # both re-exported for the CLI
-from teamexec.executor.pool import LiveWorker, WorkerPool
+from teamexec.executor.pool import SUPERVISOR_KEY, ExitReport, LiveWorker, WorkerPool
 from teamexec.executor.shared import SharedFiles
 from teamexec.storage import messages as inbox
 from teamexec.storage import safeopen
+from teamexec.storage.atomic import atomic_write
 from teamexec.storage.claudelist import open_task_store
 from teamexec.storage.journal import CHECKPOINT_BYTES, Journal, boot_id, overlay_journal
 from teamexec.storage.loader import MAX_SPEC_BYTES
@@ -73,6 +76,7 @@ from teamexec.storage.sessionfiles import (
 from teamexec.storage.trace import Trace
 from teamexec.validation.rolespec import parse_role_spec
 from teamexec.worker.crashpoints import crash_point
+from teamexec.worker.supervisor import build_report
 
 if TYPE_CHECKING:  # watchdog is imported only by the run loop, not by `check`
     pass
@@ -207,7 +211,35 @@ class Engine:
                 continue
             found = self.host.find_worker(wid)  # killed between record and spawn update
             facts[wid] = WorkerFact(found is not None, *(found or (None, None)))
+        for task in (tasks or {}).values():
+            wid = task.claimed_by
+            fact = facts.get(wid or "")
+            if fact is None or fact.alive or task.status is not TaskStatus.IN_PROGRESS:
+                continue
+            anchor = self.supervisor_of(task)
+            if anchor is not None and self.host.pid_matches(*anchor):
+                # its agent is gone, its supervisor is not: the report is on its way
+                facts[wid or ""] = WorkerFact(True, fact.pid, fact.pid_started_at)
         return facts
+
+    def supervisor_of(self, task: Task) -> tuple[int, float | None] | None:
+        """The supervisor a claim names (pid, start time) — the agent's report comes from it.
+
+        Never our own current one: that one tells us of its agents itself.
+        """
+        claimer = claimer_of(task)
+        record = claimer.get(SUPERVISOR_KEY) if claimer is not None else None
+        if not isinstance(record, Mapping):
+            return None
+        pid, started = record.get("pid"), record.get("pid_started_at")
+        if not isinstance(pid, int) or isinstance(pid, bool):
+            return None
+        if not isinstance(started, int | float) or isinstance(started, bool):
+            return None
+        own = self.running.get(task.claimed_by or "")
+        if own is not None and not own.adopted:
+            return None
+        return pid, float(started)
 
     def claimer(self, worker_id: str) -> dict[str, Any]:
         """What this executor records in a claim (PROTOCOL §8: own claims need no timer)."""
@@ -350,6 +382,7 @@ class Engine:
             pid_started_at=entry.get("pid_started_at"),
             last_beat=now,
             adopted=True,
+            anchor=self.supervisor_of(task) if task is not None else None,
         )
 
     def _snapshot(self, role: str) -> None:
@@ -366,11 +399,18 @@ class Engine:
             self.spec_paths[role] = snapshot_role_spec(self.paths, role, text)
 
     # -------------------------------------------------------------- messages
-    def _settle_messages(self, settled: list[tuple[str, Any, Verdict]], now: float) -> None:
+    def _settle_messages(
+        self,
+        settled: list[tuple[str, Any, Verdict]],
+        now: float,
+        reported: frozenset[str] = frozenset(),
+    ) -> None:
         """After the effects are written: log accepted messages; the pass's commit removes them.
 
         messages.jsonl is not fsynced: the messages' effects are in the journal,
         and an inbox file leaves only once they are committed (``commit``).
+        ``reported``: the names of exit reports applied from memory (no inbox
+        file); the commit acks them to the supervisor instead.
         """
         done: list[str] = []
         for name, message, verdict in settled:
@@ -382,6 +422,11 @@ class Engine:
                 verdict = Verdict(accepted=False, reason=reason)
             self.deferred_since.pop(name, None)
             if not verdict.accepted:
+                if name in reported:  # kept like a rejected inbox file, reason beside it
+                    safeopen.check_dirs(self.paths.rejected / name, self.paths.root)
+                    self.paths.rejected.mkdir(parents=True, exist_ok=True)
+                    data = (json.dumps(message, separators=(",", ":")) + "\n").encode()
+                    atomic_write(self.paths.rejected / name, data)
                 inbox.reject(self.paths, name, verdict.reason)
                 self.emit(
                     Event(EventKind.REJECTED, "executor", f"rejected {name}: {verdict.reason}")
@@ -398,7 +443,8 @@ class Engine:
                 self.messages.append(message, extra={"received_at": iso(now)}, sync=False)
             done.append(name)
         crash_point("message")
-        self.removable.extend(done)  # only once committed: a crash before re-applies, to no effect
+        # only once committed: a crash before re-applies, to no effect
+        self.removable.extend(name for name in done if name not in reported)
         self.flush_meta(now)
 
     def flush_meta(self, now: float, *, settle_s: float = 0.0) -> None:
@@ -412,8 +458,16 @@ class Engine:
                 settle_s=settle_s,
             )
 
-    def drain_inbox(self, now: float) -> None:
-        items = inbox.read_inbox(self.paths)
+    def drain_inbox(self, now: float, exits: Sequence[ExitReport] = ()) -> None:
+        """Apply the inbox's messages, and the exit reports of plain agents, in ts order.
+
+        An exit report is the message lean_worker.sh would have written (same id,
+        type and data), applied from memory and logged like an inbox message;
+        the caller acks it to the supervisor once its effect is committed.
+        """
+        files = inbox.read_inbox(self.paths)
+        memory = self._exit_items(exits)
+        items = [*files, *memory]
         if items:
             crash_point("callback")
         # after the listing: what a worker logged or set in the Claude list before it
@@ -440,9 +494,32 @@ class Engine:
         if settled:
             self.flush_tasks()  # effects on disk before any message leaves the inbox
             crash_point("completion")
-            self._settle_messages(settled, now)
+            self._settle_messages(settled, now, frozenset(item.name for item in memory))
         elif self.meta_dirty:
             self._settle_messages([], now)
+
+    def _exit_items(self, exits: Sequence[ExitReport]) -> list[InboxItem]:
+        """The exit reports of our running agents as inbox items (not for killed ones).
+
+        An agent this executor killed (timeout, stall) ends without a report, as
+        the lean worker does under its group's SIGTERM: the attempt fails with
+        the kill's reason in ``worker_exited``.
+        """
+        items = []
+        for report in exits:
+            live = self.running.get(report.worker_id)
+            if live is None or live.kill_reason is not None:
+                continue
+            message = build_report(
+                live.worker_id,
+                {"role": live.role, "task_id": live.task_id, "attempt": live.attempt},
+                report.code,
+                report.ts,
+            )
+            # built to the message schema (worker/supervisor.py's build_report)
+            parsed = cast(Message, message)
+            items.append(InboxItem(f"{message['id']}.json", message=parsed, ctime=report.ts))
+        return items
 
     def context(self, now: float) -> Context:
         """What a message is judged against, the attempt's agent output included (§10)."""

@@ -11,24 +11,37 @@ model).
 
 Starting a worker goes through a ``Backend`` shaped like a cluster
 executor's (Snakemake's executor plugins, Nextflow's ``TaskHandler``):
-``submit`` a job, ``poll`` it, ``cancel`` it.  ``LocalProcesses`` is the only
-backend; a cluster one would implement the same three calls and the loop
-would not change.
+``submit`` a job, ``poll`` it, ``cancel`` it, ``watch`` for its end.
+``LocalProcesses`` starts each job as a process of the executor's own;
+``Supervised`` (the one ``LocalHost`` uses) hands jobs that carry a prompt —
+plain agents, started directly — to one supervisor process per run
+(worker/supervisor.py), which reports their exits on a socket and outlives a
+SIGKILLed executor, and everything else to ``LocalProcesses``.  A cluster
+backend would implement the same calls and the loop would not change.
 """
 
 from __future__ import annotations
 
+import array
+import contextlib
+import errno
+import json
 import os
+import queue
 import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from teamexec.executor import liveness, spawn
+from teamexec.storage import safeopen
+from teamexec.worker.crashpoints import ENV as CRASH_ENV
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,10 @@ class Job:
     log_path: Path
     cwd: Path
     root: Path | None = None  # the session directory: the log is opened inside it only
+    # A plain agent started directly (no worker process around it): its prompt on
+    # stdin, and what its exit report names (role, task_id, attempt, inbox, tmp).
+    stdin: bytes | None = None
+    report: Mapping[str, Any] | None = None
 
 
 @dataclass
@@ -51,6 +68,14 @@ class Handle:
     pid: int
     started_at: float | None
     native: object = field(default=None, repr=False)  # the backend's own record (a Popen)
+    # the process that reports the job's exit (its supervisor: pid, start time), if not itself
+    anchor: tuple[int, float | None] | None = None
+
+
+# Called once a job ended, from any thread: (worker id, exit code or None, the
+# instant its supervisor saw the exit — None when no report comes with it —, why
+# the job is lost when it is: its supervisor died).
+ExitSink = Callable[[str, int | None, float | None, str], None]
 
 
 class Backend(Protocol):
@@ -72,6 +97,27 @@ class Backend(Protocol):
         """Signal the job's whole process group; False when it is already gone."""
         ...
 
+    def watch(self, handle: Handle, sink: ExitSink) -> None:
+        """Call ``sink`` once the job ends (the loop's exit wake-up)."""
+        ...
+
+    def supervisor(self, cwd: Path, env: Mapping[str, str]) -> tuple[int, float | None] | None:
+        """The process that will report plain agents' exits (pid, start time), started
+        now if none runs; None when each job's own process reports.  OSError: cannot start."""
+        ...
+
+    def ack(self, worker_ids: Sequence[str]) -> None:
+        """These exits are applied and committed: their reporter may forget them."""
+        ...
+
+    def forget(self, worker_ids: Sequence[str]) -> None:
+        """The executor stopped these jobs: never report their exits."""
+        ...
+
+    def close(self) -> None:
+        """The run is over (or detached): reporters carry on without the executor."""
+        ...
+
 
 class LocalProcesses:
     """Workers as local processes, each in its own session and process group."""
@@ -91,6 +137,257 @@ class LocalProcesses:
 
     def cancel(self, handle: Handle, sig: signal.Signals) -> bool:
         return spawn.signal_group(handle.pid, sig)
+
+    def watch(self, handle: Handle, sink: ExitSink) -> None:
+        """A thread that waits for the process and reports its exit."""
+
+        def waiter() -> None:
+            sink(handle.worker_id, self.wait(handle), None, "")
+
+        thread = threading.Thread(target=waiter, name=f"wait-{handle.worker_id}", daemon=True)
+        thread.start()
+
+    def supervisor(self, cwd: Path, env: Mapping[str, str]) -> tuple[int, float | None] | None:
+        return None
+
+    def ack(self, worker_ids: Sequence[str]) -> None:
+        return None
+
+    def forget(self, worker_ids: Sequence[str]) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+REPLY_TIMEOUT_S = 30.0  # a supervisor that does not answer a start this long is broken
+_SUPERVISOR = (sys.executable, "-m", "teamexec.worker.supervisor")
+
+
+@dataclass
+class _Link:
+    """One supervisor process and the executor's end of its socket."""
+
+    proc: subprocess.Popen[bytes]
+    sock: socket.socket
+    anchor: tuple[int, float | None]
+    replies: queue.SimpleQueue[dict[str, Any] | None] = field(default_factory=queue.SimpleQueue)
+    jobs: dict[str, Handle] = field(default_factory=dict)  # started, exit not yet heard
+    closing: bool = False
+
+
+class Supervised(LocalProcesses):
+    """Plain agents under one supervisor process per run; other jobs as LocalProcesses.
+
+    The supervisor is started at the first plain agent, in its own session, so
+    that it outlives the executor (SIGKILL, --detach) and reports the exits
+    through the inbox then.  One reader thread takes its packets: start
+    replies go to ``submit``, exits to the sink.  A supervisor that dies takes
+    its agents with it: their groups are killed and their exits reported lost,
+    and the next plain agent starts a new supervisor.
+    """
+
+    def __init__(self) -> None:
+        self.link: _Link | None = None
+        self.sink: ExitSink | None = None
+        self.early: list[tuple[str, int | None, float | None, str]] = []  # before a sink
+        self.lock = threading.Lock()
+        self.generation = 0  # supervisors started so far in this run
+
+    # ---------------------------------------------------------------- jobs
+    def submit(self, job: Job) -> Handle:
+        if job.stdin is None:
+            return super().submit(job)
+        link = self._link(job.cwd, job.env)
+        request = {
+            "op": "start",
+            "id": job.worker_id,
+            "argv": list(job.argv),
+            "env": dict(job.env),
+            "cwd": str(job.cwd),
+            "report": dict(job.report or {}),
+        }
+        job.log_path.parent.mkdir(parents=True, exist_ok=True)
+        fds = [_memfd("prompt", job.stdin), safeopen.open_append(job.log_path, root=job.root)]
+        try:
+            data = json.dumps(request).encode()
+            if len(data) > 200 * 1024:  # too large for one packet: the spec in a memfd
+                fds.append(_memfd("spec", data))
+                data = b'{"op": "start", "spec_fd": true}'
+            with self.lock:  # the exit may come before submit returns: be known first
+                link.jobs[job.worker_id] = Handle(job.worker_id, 0, None, anchor=link.anchor)
+            reply: dict[str, Any] | None = None
+            why = "it died"
+            try:
+                link.sock.sendmsg(
+                    [data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))]
+                )
+                reply = link.replies.get(timeout=REPLY_TIMEOUT_S)
+            except OSError as exc:
+                why = f"it died ({exc.strerror or exc})"
+            except queue.Empty:
+                why = f"no answer in {REPLY_TIMEOUT_S:g} s"
+        finally:
+            for fd in fds:
+                os.close(fd)
+        with self.lock:
+            handle = link.jobs.get(job.worker_id)
+            if reply is None or reply.get("op") != "started":
+                link.jobs.pop(job.worker_id, None)
+                handle = None
+            elif handle is not None:
+                handle.pid = int(reply["pid"])
+                started = reply.get("started_at")
+                handle.started_at = float(started) if started is not None else None
+        if handle is not None:
+            return handle
+        if reply is not None and reply.get("op") == "refused":
+            raise OSError(errno.ENOEXEC, str(reply.get("error")))
+        if reply is not None:  # started, but its exit was already heard (a very quick agent)
+            return Handle(job.worker_id, int(reply["pid"]), None, anchor=link.anchor)
+        self._lost(job.worker_id)
+        raise OSError(errno.EPIPE, f"the agent supervisor: {why}")
+
+    def poll(self, handle: Handle) -> int | None:
+        if handle.anchor is None:
+            return super().poll(handle)
+        return None  # its end is heard on the socket (watch), not polled
+
+    def wait(self, handle: Handle) -> int:
+        assert handle.anchor is None, "a supervised job's end is reported, not waited for"
+        return super().wait(handle)
+
+    def watch(self, handle: Handle, sink: ExitSink) -> None:
+        if handle.anchor is None:
+            super().watch(handle, sink)
+            return
+        with self.lock:
+            self.sink = sink
+            early, self.early = self.early, []
+        for args in early:
+            sink(*args)
+
+    def supervisor(self, cwd: Path, env: Mapping[str, str]) -> tuple[int, float | None] | None:
+        return self._link(cwd, env).anchor
+
+    def ack(self, worker_ids: Sequence[str]) -> None:
+        self._send({"op": "ack", "ids": list(worker_ids)})
+
+    def forget(self, worker_ids: Sequence[str]) -> None:
+        link = self.link
+        if link is not None:
+            with self.lock:
+                for wid in worker_ids:
+                    link.jobs.pop(wid, None)
+        self._send({"op": "forget", "ids": list(worker_ids)})
+
+    def close(self) -> None:
+        link, self.link = self.link, None
+        if link is None:
+            return
+        link.closing = True
+        with contextlib.suppress(OSError):
+            link.sock.shutdown(socket.SHUT_RDWR)
+        link.sock.close()
+
+    # ----------------------------------------------------------- supervisor
+    def _send(self, message: dict[str, Any]) -> None:
+        link = self.link
+        if link is None:
+            return
+        with contextlib.suppress(OSError):  # a dead supervisor: its reader saw it
+            link.sock.sendmsg([json.dumps(message).encode()])
+
+    def _link(self, cwd: Path, env: Mapping[str, str]) -> _Link:
+        if self.link is not None:
+            return self.link
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        child_env = dict(env)
+        if self.generation and child_env.get(CRASH_ENV, "").startswith("supervisor-"):
+            del child_env[CRASH_ENV]  # a test's crash point fires in the run's first one only
+        try:
+            proc = subprocess.Popen(
+                [*_SUPERVISOR, str(theirs.fileno())],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=child_env,
+                cwd=cwd,
+                pass_fds=(theirs.fileno(),),
+                start_new_session=True,  # outlives us; no terminal's SIGINT reaches it
+            )
+        except OSError:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self.generation += 1
+        link = _Link(proc, ours, (proc.pid, liveness.process_start_time(proc.pid)))
+        self.link = link
+        threading.Thread(
+            target=self._read, args=(link,), name=f"supervisor-{proc.pid}", daemon=True
+        ).start()
+        return link
+
+    def _read(self, link: _Link) -> None:
+        """The reader thread: start replies to submit, exits to the sink, until EOF."""
+        while True:
+            try:
+                data = link.sock.recv(64 * 1024)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            message = json.loads(data)
+            if message.get("op") in ("started", "refused"):
+                link.replies.put(message)
+            elif message.get("op") == "exit":
+                with self.lock:
+                    known = link.jobs.pop(str(message["id"]), None) is not None
+                if known:
+                    self._deliver(str(message["id"]), int(message["code"]), message["ts"], "")
+        link.replies.put(None)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            link.proc.wait(timeout=0 if link.closing else 5)
+        if link.closing:
+            return
+        if self.link is link:
+            self.link = None  # the next plain agent starts a new one
+        with self.lock:
+            lost, link.jobs = list(link.jobs.values()), {}
+        why = f"its supervisor (pid {link.proc.pid}) died"
+        for handle in lost:
+            if handle.pid and liveness.pid_matches(handle.pid, handle.started_at):
+                spawn.signal_group(handle.pid, signal.SIGKILL)
+            self._deliver(handle.worker_id, None, None, why)
+
+    def _lost(self, worker_id: str) -> None:
+        """A start the supervisor may have made before it died: no agent of it survives."""
+        found = liveness.find_worker(worker_id)
+        if found is not None:
+            spawn.signal_group(found[0], signal.SIGKILL)
+
+    def _deliver(self, worker_id: str, code: int | None, ts: float | None, why: str) -> None:
+        with self.lock:
+            sink = self.sink
+            if sink is None:
+                self.early.append((worker_id, code, ts, why))
+                return
+        sink(worker_id, code, ts, why)
+
+
+def _memfd(name: str, data: bytes) -> int:
+    """An anonymous file holding ``data``, read from its start (a prompt, a spec)."""
+    fd = os.memfd_create(name, os.MFD_CLOEXEC)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.lseek(fd, 0, os.SEEK_SET)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
 
 
 class Host(Protocol):
@@ -132,7 +429,7 @@ class LocalHost:
     def __init__(self, backend: Backend | None = None) -> None:
         self.hostname = socket.gethostname()
         self.pid = os.getpid()
-        self.backend: Backend = backend or LocalProcesses()
+        self.backend: Backend = backend or Supervised()
 
     def time(self) -> float:
         return time.time()

@@ -1,5 +1,9 @@
 """Wake-up sources of the executor: watchdog events, worker exits, signals.
 
+Worker exits come from the host's backend (``Backend.watch`` calls
+``on_exit``): a thread per process for workers the executor started itself,
+the supervisor's socket for plain agents.
+
 Handlers only put small records on one ``queue.SimpleQueue`` (its ``put`` is
 safe to call from a signal handler); the engine consumes them.  Events are
 hints: the engine lists the inbox itself on every pass and on a slow timer,
@@ -13,8 +17,6 @@ from __future__ import annotations
 
 import os
 import queue
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -31,7 +33,7 @@ class WakeKind(StrEnum):
     INBOX = "inbox"  # a file appeared in .msg/inbox/ (name: its file name)
     SPEC = "spec"  # a role-spec changed (name: its file name)
     CONTROL = "control"  # teamexec pause|stop dropped a request
-    EXIT = "exit"  # a worker process ended (name: worker id, code: its exit code)
+    EXIT = "exit"  # a worker process ended (name: worker id, code: its exit code; ts, why below)
     SIGNAL = "signal"  # SIGINT or SIGTERM reached the executor (code: the signal)
     LOG = "log"  # something changed in .msg/ (messages.jsonl: team_msg's lines)
     CLAUDE = "claude"  # a Claude Code task list changed (an agent's TaskUpdate)
@@ -44,6 +46,10 @@ class Wake:
     kind: WakeKind
     name: str = ""
     code: int | None = None
+    # EXIT of a plain agent: when its supervisor saw it end (the exit is its report,
+    # applied like the lean worker's inbox message, then acked); None: no report
+    ts: float | None = None
+    why: str = ""  # EXIT: why the job is lost (its supervisor died)
 
 
 def filesystem_type(path: Path) -> str:
@@ -91,7 +97,6 @@ class Monitor:
         self.wakes: queue.SimpleQueue[Wake] = queue.SimpleQueue()
         self.polling = poll or needs_polling(probe)
         self.observer: BaseObserver = PollingObserver(timeout=0.2) if self.polling else Observer()
-        self._threads: list[threading.Thread] = []
 
     def watch(self, directory: Path, kind: WakeKind) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -103,17 +108,7 @@ class Monitor:
     def stop(self) -> None:
         self.observer.stop()
         self.observer.join(timeout=5)
-        for thread in self._threads:
-            thread.join(timeout=0.1)
 
-    def watch_exit(self, worker_id: str, wait: Callable[[], int]) -> None:
-        """A thread that waits for one job (``wait`` blocks until it ends) and reports its exit."""
-
-        def waiter() -> None:
-            code = wait()
-            self.wakes.put(Wake(WakeKind.EXIT, worker_id, code))
-
-        thread = threading.Thread(target=waiter, name=f"wait-{worker_id}", daemon=True)
-        thread.start()
-        self._threads = [t for t in self._threads if t.is_alive()]
-        self._threads.append(thread)
+    def on_exit(self, worker_id: str, code: int | None, ts: float | None, why: str) -> None:
+        """A job ended (the backend's exit sink, called from its thread): wake the loop."""
+        self.wakes.put(Wake(WakeKind.EXIT, worker_id, code, ts, why))

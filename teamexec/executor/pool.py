@@ -52,6 +52,17 @@ if TYPE_CHECKING:
     from teamexec.executor.monitor import Monitor
     from teamexec.storage.claudelist import ClaudeList
 
+SUPERVISOR_KEY = "supervisor"  # in a claim's claimer record: who reports the agent's exit
+
+
+@dataclass(frozen=True)
+class ExitReport:
+    """A plain agent's exit as its supervisor reported it (applied like an inbox message)."""
+
+    worker_id: str
+    code: int
+    ts: float  # when the supervisor saw it end: the report's ts
+
 
 @dataclass
 class LiveWorker:
@@ -73,6 +84,9 @@ class LiveWorker:
     adopted: bool = False
     slot: int | None = None  # the lane it runs in (0..max_workers-1), for the report's timeline
     handle: Handle | None = None  # the backend's record of its job (None when adopted)
+    # a plain agent's supervisor (pid, start time): while it lives, an agent whose pid
+    # is gone may still be reported — its liveness anchor after an adoption
+    anchor: tuple[int, float | None] | None = None
 
     def clock(self) -> WorkerClock:
         return WorkerClock(self.started_at, self.last_beat, self.kill_at)
@@ -206,8 +220,11 @@ class WorkerPool:
                 waiting.add(live.role)
         return staggered(plan, roles=roles, waiting=waiting)
 
-    def worker_exited(self, worker_id: str, code: int | None, now: float) -> None:
-        """Account for a worker that is gone: any task it still holds failed (a crash)."""
+    def worker_exited(self, worker_id: str, code: int | None, now: float, why: str = "") -> None:
+        """Account for a worker that is gone: any task it still holds failed (a crash).
+
+        ``why``: the job was lost rather than ended (its supervisor died), said so.
+        """
         live = self.running.pop(worker_id, None)
         if live is None:
             return
@@ -226,6 +243,8 @@ class WorkerPool:
             kind, reason = exit_verdict(live.kill_reason, code)
             if live.start_error is not None:
                 reason = live.start_error
+            elif why and live.kill_reason is None:
+                reason = f"agent lost: {why}"
             tail = self.log_tail(task_id, task.attempts)
             facts = self.owner.agents.facts(task, {})
             said = attempt.run_failure(facts.run if facts is not None else None)
@@ -274,13 +293,26 @@ class WorkerPool:
     def log_tail(self, task_id: str, attempt: int) -> str:
         return read_tail(self.owner.paths.log_file(task_id, attempt), root=self.owner.paths.root)
 
-    def check_adopted(self, now: float) -> None:
-        for live in list(self.running.values()):
-            if live.adopted and not (
-                live.pid is not None
-                and self.host.pid_matches(live.pid, live.pid_started_at, live.worker_id)
-            ):
-                self.worker_exited(live.worker_id, None, now)
+    def check_adopted(self, now: float) -> list[str]:
+        """Adopted workers that are gone (ids), for ``worker_exited`` once the inbox is read.
+
+        Gone means: it reported its task, or neither its process nor the supervisor
+        that will report it still runs.  An agent's pid disappears before its
+        orphaned supervisor has written the report; the supervisor writes it before
+        it exits, so the caller reads the inbox again after this and only then
+        judges — a finished but not yet read report is never taken for a crash.
+        """
+        gone = []
+        for live in self.running.values():
+            if not live.adopted:
+                continue
+            alive = live.pid is not None and self.host.pid_matches(
+                live.pid, live.pid_started_at, live.worker_id
+            )
+            reporter = live.anchor is not None and self.host.pid_matches(*live.anchor)
+            if live.task_id in live.reported or not (alive or reporter):
+                gone.append(live.worker_id)
+        return gone
 
     def enforce_deadlines(self, now: float) -> None:
         """Carry out core/deadlines.judge for every worker: SIGTERM, then SIGKILL."""
@@ -340,14 +372,18 @@ class WorkerPool:
             self.owner.emit(Event(EventKind.BUDGET, "executor", text, data=data))
             return
         self.owner.flush_tasks()
+        anchor = self._supervisor(plan)
         claimed: list[LiveWorker] = []
         for item in plan:
             attempt = self.owner.tasks[item.task_id].attempts + 1
             wid = spawn.new_worker_id(item.role, item.task_id, attempt)
             slot = self._free_slot()
-            task = self.owner.store.claim(
-                item.task_id, wid, now=now, claimer=self.owner.claimer(wid), slot=slot
-            )
+            claimer = self.owner.claimer(wid)
+            supervised = anchor is not None and self._route(item.role) == "agent"
+            if supervised:  # the claim names who reports the agent's exit (§8: adoption)
+                assert anchor is not None
+                claimer[SUPERVISOR_KEY] = {"pid": anchor[0], "pid_started_at": anchor[1]}
+            task = self.owner.store.claim(item.task_id, wid, now=now, claimer=claimer, slot=slot)
             if task is None:  # someone else holds it: take the disk's word
                 self._not_claimed(item.task_id)
                 continue
@@ -356,6 +392,7 @@ class WorkerPool:
             live = LiveWorker(
                 wid, item.role, item.task_id, task.attempts, now, last_beat=now, slot=slot
             )
+            live.anchor = anchor if supervised else None
             self.running[wid] = live
             claimed.append(live)
         # the Claude task list shows the claims before any Claude agent can read it (§5)
@@ -382,6 +419,21 @@ class WorkerPool:
         # later and not fsynced (check adds live claims the file does not list
         # yet): rewriting that O(tasks) file durably before every spawn cost
         # two fsyncs, a rename and ~2.4 ms of JSON (at 10k tasks) per task.
+
+    def _supervisor(self, plan: list[Spawn]) -> tuple[int, float | None] | None:
+        """The supervisor that will start this pass's plain agents, started before the claims.
+
+        Started first so each claim can name it: a resume after a crash then
+        waits for its reports instead of judging a finished agent crashed.
+        None when no plain agent starts, or it cannot start (each start then
+        fails and says why).
+        """
+        if not any(self._route(item.role) == "agent" for item in plan):
+            return None
+        try:
+            return self.host.backend.supervisor(self.owner.cwd, self.owner.options.env)
+        except OSError:
+            return None
 
     def _free_slot(self) -> int:
         """The lowest lane number no running worker holds."""
@@ -432,16 +484,39 @@ class WorkerPool:
             env["TEAMEXEC_RESUME_SESSION"] = resume
         log_path = self.owner.paths.log_file(live.task_id, live.attempt)
         argv: tuple[str, ...]
-        if spec.worker is not None:
+        stdin: bytes | None = None
+        report: dict[str, Any] | None = None
+        route = self._route(live.role)
+        if route == "own":
+            assert spec.worker is not None
             argv = spec.worker
-        elif agent and self._lean(spec, kind):
+        elif route == "agent" and agent and live.anchor is not None:
+            argv = tuple(attempt.agent_command(kind, agent, spec=spec, resume=resume))
+            stdin = self._prompt(live, spec).encode("utf-8")
+            report = {
+                "role": live.role,
+                "task_id": live.task_id,
+                "attempt": live.attempt,
+                "inbox": str(self.owner.paths.inbox.resolve()),
+                "tmp": str(self.owner.paths.msg_tmp.resolve()),
+            }
+        elif route in ("agent", "sh") and agent:  # no supervisor: the lean worker stands in
             argv = spawn.lean_worker_argv(
                 attempt.agent_command(kind, agent, spec=spec, resume=resume)
             )
             env.update(self._lean_inputs(live, spec, now))
         else:
             argv = spawn.BUILTIN_WORKER
-        job = Job(live.worker_id, argv, env, log_path, self.owner.cwd, self.owner.paths.root)
+        job = Job(
+            live.worker_id,
+            argv,
+            env,
+            log_path,
+            self.owner.cwd,
+            self.owner.paths.root,
+            stdin=stdin,
+            report=report,
+        )
         try:
             handle = self.host.backend.submit(job)
         except OSError as exc:
@@ -459,31 +534,39 @@ class WorkerPool:
         live.pid = handle.pid
         live.pid_started_at = handle.started_at
         if self.monitor is not None:
-            self.monitor.watch_exit(live.worker_id, lambda: self.host.backend.wait(handle))
+            self.host.backend.watch(handle, self.monitor.on_exit)
         text = f"spawned {live.role} for {live.task_id}" + (
             f" (attempt {live.attempt})" if live.attempt > 1 else ""
         )
         facts = {"role": live.role, "attempt": live.attempt}  # for the live view
         self.owner.emit(Event(EventKind.SPAWNED, "executor", text, live.task_id, facts))
 
-    def _lean(self, spec: RoleSpec, kind: AgentKind) -> bool:
-        """Whether the lean shell worker runs this role's tasks (~1 ms to start, not ~30 ms).
+    def _route(self, role: str) -> str:
+        """What starts this role's tasks: ``own`` (the role's ``worker``), ``agent`` (the
+        agent itself, under the run's supervisor), ``sh`` (the lean shell worker) or
+        ``python`` (the built-in Python worker).
 
-        ``auto`` (the default) takes it wherever it does all the Python worker
-        would: one task per process (no inner loop) and a plain agent command.
-        Claude Code, Codex and Gemini keep the Python worker, which knows them.
+        ``auto`` (the default) starts the agent directly wherever that does all
+        the Python worker would: one task per process (no inner loop) and a
+        plain agent command — one process start per task.  Claude Code, Codex
+        and Gemini keep the Python worker, which reads their output.  ``sh``
+        keeps the lean shell worker (sh + agent + mv: three starts, no
+        long-lived process beside the executor).
         """
-        if spec.inner_loop:
-            return False
+        spec = self.owner.specs[role]
+        if spec.worker is not None:
+            return "own"
+        if spec.inner_loop or self.owner.agent_for(role) is None:
+            return "python"
         choice = self.owner.session.executor.worker
         if choice == "auto":
-            return kind is AgentKind.PLAIN
-        return choice == "sh"
+            return "agent" if self.owner.agents.kind(role) is AgentKind.PLAIN else "python"
+        return "sh" if choice == "sh" else "python"
 
-    def _lean_inputs(self, live: LiveWorker, spec: RoleSpec, now: float) -> dict[str, str]:
-        """The lean worker cannot build its prompt: write it for it (not fsynced: scratch)."""
+    def _prompt(self, live: LiveWorker, spec: RoleSpec) -> str:
+        """The prompt PROTOCOL §7 gives an agent, built here for workers that cannot."""
         task = self.owner.tasks[live.task_id]
-        prompt = build_prompt(
+        return build_prompt(
             role=spec.role,
             role_spec=str(self.owner.spec_paths.get(spec.role, self.owner.paths.root / spec.path)),
             session=str(self.owner.paths.root.resolve()),
@@ -496,7 +579,11 @@ class WorkerPool:
             task_description=str(task.data.get("description", "")),
             role_body=spec.body,
         )
-        path = self.owner.paths.logs / f"{task.id}.{live.attempt}.prompt"
+
+    def _lean_inputs(self, live: LiveWorker, spec: RoleSpec, now: float) -> dict[str, str]:
+        """The lean worker cannot build its prompt: write it for it (not fsynced: scratch)."""
+        prompt = self._prompt(live, spec)
+        path = self.owner.paths.logs / f"{live.task_id}.{live.attempt}.prompt"
         # replaced, never written through: a symlink placed at this name is not followed
         safeopen.check_dirs(path, self.owner.paths.root)
         atomic_write(path, prompt.encode("utf-8"), durable=False)
@@ -508,6 +595,15 @@ class WorkerPool:
             "TEAMEXEC_STARTED_TS": iso(now),
             "TEAMEXEC_BOOT_EPOCH_CS": str(round(boot * 100)),
         }
+
+    def ack(self, worker_ids: list[str]) -> None:
+        """Tell the supervisor these exits are applied and committed (it forgets them)."""
+        if worker_ids:
+            self.host.backend.ack(worker_ids)
+
+    def close(self) -> None:
+        """The run is over or detached: a supervisor reports what is left through the inbox."""
+        self.host.backend.close()
 
     def terminate_all(self, now: float) -> None:
         """SIGTERM every worker's group, SIGKILL after the grace period; tasks to pending."""
@@ -521,6 +617,8 @@ class WorkerPool:
                     self.host.signal_group(live.pid, signal.SIGKILL)
                     break
                 self.host.sleep(0.02)  # bounded wait for processes we just signalled
+        # what they report now is moot: their tasks go back to pending just below
+        self.host.backend.forget([w.worker_id for w in self.running.values() if w.anchor])
         for live in list(self.running.values()):
             task = self.owner.tasks.get(live.task_id)
             if task is not None and task.status is TaskStatus.IN_PROGRESS:

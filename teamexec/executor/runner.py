@@ -22,6 +22,7 @@ from teamexec.core.model import Control, SessionStatus, Severity
 from teamexec.core.schedule import PipelineState, pipeline_state
 from teamexec.executor.engine import Engine, Outcome, PauseReason
 from teamexec.executor.monitor import Monitor, Wake, WakeKind
+from teamexec.executor.pool import ExitReport
 from teamexec.storage import safeopen
 from teamexec.storage.loader import MAX_SPEC_BYTES
 from teamexec.validation.rolespec import parse_role_spec
@@ -88,10 +89,21 @@ def step(engine: Engine, wakes: Iterable[Wake], now: float) -> Outcome | None:
         elif wake.kind is WakeKind.SIGNAL:
             engine.interrupted = True
     read_control(engine)
-    engine.drain_inbox(now)
+    # a plain agent's exit is its report: applied with the inbox, in ts order
+    reports = [
+        ExitReport(w.name, w.code, w.ts) for w in exits if w.ts is not None and w.code is not None
+    ]
+    engine.drain_inbox(now, reports)
     for wake in exits:  # after the inbox: a worker's last message precedes its exit
-        engine.pool.worker_exited(wake.name, wake.code, now)
-    engine.pool.check_adopted(now)
+        engine.pool.worker_exited(wake.name, wake.code, now, wake.why)
+    if reports:  # their effects committed, the supervisor may forget them
+        engine.flush_tasks()
+        engine.pool.ack([r.worker_id for r in reports])
+    gone = engine.pool.check_adopted(now)
+    if gone:  # a report written just before its writer exited is read before judging
+        engine.drain_inbox(now)
+        for worker_id in gone:
+            engine.pool.worker_exited(worker_id, None, now)
     engine.recheck_orphans(now)
     engine.pool.enforce_deadlines(now)
     if engine.interrupted or engine.stop_requested:
@@ -170,6 +182,7 @@ def run_loop(engine: Engine) -> Outcome:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        engine.pool.close()  # a supervisor left with agents (--detach) reports to the inbox
         monitor.stop()
         engine.pool.monitor = None
         engine.trace.close()

@@ -30,6 +30,9 @@ def main() -> int:
     marker = runs / f"{task}.{attempt}.{os.getpid()}"
     marker.write_text(prompt[:200])
     print(f"agent {task} attempt {attempt} started", flush=True)
+    if behaviour.get("parent"):  # which process started it (the worker choice tests)
+        parent = Path(f"/proc/{os.getppid()}/cmdline").read_bytes().replace(b"\0", b" ")
+        (session / f"parent.{task}.{attempt}").write_bytes(parent)
     if "wait_for" in behaviour:  # block until the test lets it go (bounded)
         gate = session / behaviour["wait_for"]
         deadline = time.monotonic() + 60
