@@ -158,7 +158,7 @@ class FakeHost:
 
     def worker(self, task_id: str) -> FakeProcess:
         """The latest process started for ``task_id``."""
-        found = [p for p in self.procs.values() if p.job.env["TEAMEXEC_TASK_ID"] == task_id]
+        found = [p for p in self.procs.values() if p.job.env.get("TEAMEXEC_TASK_ID") == task_id]
         assert found, f"no worker was started for {task_id}"
         return found[-1]
 

@@ -44,11 +44,12 @@ class Run:
         kill_grace_s: float = 10.0,
         detach: bool = False,
         before: Any = None,
+        supervised: bool = False,
     ) -> None:
         write_session(root, graph, specs=specs, executor=executor)
         if before is not None:
             before(root)
-        self.host = FakeHost()
+        self.host = FakeHost(supervised=supervised)
         self.paths = SessionPaths(root)
         self.events: list[Event] = []
         options = RunOptions(

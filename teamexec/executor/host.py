@@ -198,7 +198,6 @@ class Supervised(LocalProcesses):
     def submit(self, job: Job) -> Handle:
         if job.stdin is None:
             return super().submit(job)
-        link = self._link(job.cwd, job.env)
         request = {
             "op": "start",
             "id": job.worker_id,
@@ -207,46 +206,48 @@ class Supervised(LocalProcesses):
             "cwd": str(job.cwd),
             "report": dict(job.report or {}),
         }
+        data = json.dumps(request).encode()
         job.log_path.parent.mkdir(parents=True, exist_ok=True)
         fds = [_memfd("prompt", job.stdin), safeopen.open_append(job.log_path, root=job.root)]
         try:
-            data = json.dumps(request).encode()
             if len(data) > 200 * 1024:  # too large for one packet: the spec in a memfd
                 fds.append(_memfd("spec", data))
                 data = b'{"op": "start", "spec_fd": true}'
-            with self.lock:  # the exit may come before submit returns: be known first
-                link.jobs[job.worker_id] = Handle(job.worker_id, 0, None, anchor=link.anchor)
-            reply: dict[str, Any] | None = None
-            why = "it died"
-            try:
-                link.sock.sendmsg(
-                    [data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))]
-                )
-                reply = link.replies.get(timeout=REPLY_TIMEOUT_S)
-            except OSError as exc:
-                why = f"it died ({exc.strerror or exc})"
-            except queue.Empty:
-                why = f"no answer in {REPLY_TIMEOUT_S:g} s"
+            # a supervisor that died between two agents (before it read this start)
+            # started nothing: the start goes to a new one, once
+            for _ in range(2):
+                handle = self._start(self._link(job.cwd, job.env), job.worker_id, data, fds)
+                if handle is not None:
+                    return handle
+            raise OSError(errno.EPIPE, "the agent supervisor died twice while starting it")
         finally:
             for fd in fds:
                 os.close(fd)
+
+    def _start(self, link: _Link, worker_id: str, data: bytes, fds: list[int]) -> Handle | None:
+        """One start request; None when the supervisor died before it answered."""
+        handle = Handle(worker_id, 0, None, anchor=link.anchor)  # pid 0: not started yet
+        with self.lock:  # known before it can end: its exit may come before our reply
+            link.jobs[worker_id] = handle
+        reply: dict[str, Any] | None = None
+        try:
+            rights = (socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))
+            link.sock.sendmsg([data], [rights])
+            reply = link.replies.get(timeout=REPLY_TIMEOUT_S)
+        except OSError:
+            reply = None  # EPIPE, ECONNRESET: it is gone (its reader says so too)
+        except queue.Empty:
+            with self.lock:
+                link.jobs.pop(worker_id, None)
+            raise OSError(errno.ETIMEDOUT, "the agent supervisor did not answer") from None
+        if reply is not None and reply.get("op") == "started":
+            return handle  # the reader filled in its pid and start time
         with self.lock:
-            handle = link.jobs.get(job.worker_id)
-            if reply is None or reply.get("op") != "started":
-                link.jobs.pop(job.worker_id, None)
-                handle = None
-            elif handle is not None:
-                handle.pid = int(reply["pid"])
-                started = reply.get("started_at")
-                handle.started_at = float(started) if started is not None else None
-        if handle is not None:
-            return handle
-        if reply is not None and reply.get("op") == "refused":
+            link.jobs.pop(worker_id, None)
+        if reply is not None:
             raise OSError(errno.ENOEXEC, str(reply.get("error")))
-        if reply is not None:  # started, but its exit was already heard (a very quick agent)
-            return Handle(job.worker_id, int(reply["pid"]), None, anchor=link.anchor)
-        self._lost(job.worker_id)
-        raise OSError(errno.EPIPE, f"the agent supervisor: {why}")
+        self._lost(worker_id)  # should it have started before dying: no agent survives it
+        return None
 
     def poll(self, handle: Handle) -> int | None:
         if handle.anchor is None:
@@ -339,22 +340,31 @@ class Supervised(LocalProcesses):
             if not data:
                 break
             message = json.loads(data)
-            if message.get("op") in ("started", "refused"):
+            if message.get("op") == "started":
+                with self.lock:
+                    handle = link.jobs.get(str(message["id"]))
+                    if handle is not None:
+                        handle.pid = int(message["pid"])
+                        started = message.get("started_at")
+                        handle.started_at = float(started) if started is not None else None
+                link.replies.put(message)
+            elif message.get("op") == "refused":
                 link.replies.put(message)
             elif message.get("op") == "exit":
                 with self.lock:
                     known = link.jobs.pop(str(message["id"]), None) is not None
                 if known:
                     self._deliver(str(message["id"]), int(message["code"]), message["ts"], "")
-        link.replies.put(None)
+        if self.link is link:
+            self.link = None  # the next plain agent starts a new one
+        link.replies.put(None)  # after: a start retried on this link's EOF finds a new one
         with contextlib.suppress(subprocess.TimeoutExpired):
             link.proc.wait(timeout=0 if link.closing else 5)
         if link.closing:
             return
-        if self.link is link:
-            self.link = None  # the next plain agent starts a new one
-        with self.lock:
-            lost, link.jobs = list(link.jobs.values()), {}
+        with self.lock:  # not the start in flight (pid 0): its submit retries it
+            lost = [h for h in link.jobs.values() if h.pid]
+            link.jobs = {w: h for w, h in link.jobs.items() if not h.pid}
         why = f"its supervisor (pid {link.proc.pid}) died"
         for handle in lost:
             if handle.pid and liveness.pid_matches(handle.pid, handle.started_at):

@@ -20,7 +20,13 @@ The points, in the order a task meets them (executor unless marked):
                   its inbox file is not removed
 - ``counters``    team-session.json was rewritten (counters, pids, status)
 - ``action``      report.json is written; the completion action has not run
-- ``worker-report`` (worker) its report is in the inbox; it has not exited
+- ``worker-report`` (worker) its report is in the inbox; it has not exited.
+  In the agent supervisor (worker/supervisor.py): an exit is reported (on its
+  socket, or in the inbox when orphaned) and no agent of it runs; it has not
+  exited — the next plain agent needs a new supervisor
+- ``supervisor-report`` (supervisor) an agent has ended and been reaped; its
+  exit is not reported yet.  A restarted supervisor does not inherit the
+  point: the run's first one dies, the attempt fails as a crash and is retried
 
 Standard library only: the worker imports it too.  It lives in worker/ (the
 lower layer) so that both the worker and the executor may import it.
@@ -44,6 +50,7 @@ POINTS = (
     "counters",
     "action",
     "worker-report",
+    "supervisor-report",
 )
 
 

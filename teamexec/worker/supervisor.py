@@ -319,7 +319,9 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1 or not argv[0].isdigit():
         print("usage: python -m teamexec.worker.supervisor <socket fd>", file=sys.stderr)
         return 2
-    sock = socket.socket(fileno=int(argv[0]))
+    fd = int(argv[0])
+    os.set_inheritable(fd, False)  # agents must not hold it: our death must be an EOF
+    sock = socket.socket(fileno=fd)
     return Supervisor(sock).run()
 
 

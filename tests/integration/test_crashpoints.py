@@ -27,7 +27,7 @@ GRAPH = {
     "C-001": ["B-001", "B-002"],
 }
 RESUME_DEADLINE_S = 20  # seconds; a resume takes about one, the orphan timer is 300
-EXECUTOR_POINTS = [p for p in POINTS if not p.startswith("worker-")]
+EXECUTOR_POINTS = [p for p in POINTS if not p.startswith(("worker-", "supervisor-"))]
 # a second pass too for the points every task meets, so the crash lands mid-pipeline
 EVERY_TASK = (
     "claim",
@@ -87,3 +87,32 @@ def test_a_worker_killed_after_reporting_loses_nothing(tmp_path):
     assert "without reporting" not in result.stdout
     _assert_exactly_once(root)
     print(f"worker-report: run took {time.monotonic() - started:.2f} s")
+
+
+def test_a_supervisor_killed_before_reporting_an_exit_fails_that_attempt_only(tmp_path):
+    """supervisor-report: the run's supervisor dies with an ended agent unreported.
+
+    The agent's work ran but nobody can say how it ended: its attempt fails as a
+    crash and runs again under a new supervisor (the one case where a task's work
+    runs twice: a completion that was never reported is not known).  The agents
+    it still ran are killed and retried too; every task completes.
+    """
+    root = _session(tmp_path)
+    started = time.monotonic()
+    result = teamexec(
+        "run",
+        str(root),
+        "--backoff-scale",
+        "0.01",
+        env={"TEAMEXEC_CRASH_AT": "supervisor-report"},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "supervisor" in result.stdout and "died" in result.stdout
+    state = tasks(root)
+    assert {t: s["status"] for t, s in state.items()} == dict.fromkeys(GRAPH, "completed")
+    retried = [t for t in GRAPH if state[t]["metadata"]["attempts"] > 1]
+    assert retried and all(t.startswith("A-") for t in retried)  # the first layer only
+    for task_id in GRAPH:
+        assert len(runs(root, task_id)) == state[task_id]["metadata"]["attempts"]
+    print(f"supervisor-report: run took {time.monotonic() - started:.2f} s")

@@ -1,0 +1,160 @@
+"""The loop with plain agents under a supervisor (FakeHost(supervised=True)), in-process.
+
+The supervisor's part is on paper (tests/fakehost.py); what is tested is the
+executor's: the exit report applied from memory like the lean worker's inbox
+message and acked after the write, a kill keeping its reason, a dying
+supervisor's agents failed as crashes, a stop forgetting its agents, and
+adoption after a crash waiting for the report while the supervisor lives.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+
+from teamexec.core.model import Control
+from teamexec.core.schedule import PipelineState
+from teamexec.executor.engine import Engine
+from teamexec.executor.runner import step
+from teamexec.storage.loader import load_session
+from teamexec.worker.outbox import post
+from teamexec.worker.supervisor import build_report
+from test_runner import Run, control
+
+
+def logged(run: Run) -> list[dict]:
+    return [json.loads(line) for line in run.paths.messages_log.read_text().splitlines()]
+
+
+def test_an_exit_is_the_report_applied_from_memory_and_acked(tmp_path):
+    run = Run(tmp_path / "s", {"A-001": [], "B-001": ["A-001"]}, supervised=True)
+    assert run.step() is None
+    agent = run.host.worker("A-001")
+    assert agent.supervised and agent.job.argv[0] != "/bin/sh"  # the agent itself
+    assert b"## Role Assignment" in (agent.job.stdin or b"")  # its prompt, not a file
+    assert not list(run.paths.logs.glob("*.prompt"))
+    claimer = run.task("A-001")["metadata"]["claimer"]
+    assert claimer["supervisor"]["pid"] == run.host.supervisor_pid  # who reports it
+    run.host.exit("A-001", 0)
+    assert run.step() is None  # B-001 starts
+    assert run.task("A-001")["status"] == "completed"
+    wid = agent.job.worker_id
+    [line] = logged(run)
+    assert line["origin_id"] == f"{wid}.task_complete" and line["data"]["exit_code"] == 0
+    assert line["origin_ts"] == line["received_at"]  # stamped when the supervisor saw it
+    assert run.host.acked == [wid]
+    assert not list(run.paths.inbox.iterdir())
+    run.host.exit("B-001", 0)
+    outcome = run.step()
+    assert outcome is not None and outcome.state is PipelineState.COMPLETE
+    assert run.host.supervisors == 1
+
+
+def test_a_failed_agent_is_an_error_with_its_log_tail(tmp_path):
+    run = Run(tmp_path / "s", {"A-001": []}, supervised=True, specs={"a": {"max_retries": 1}})
+    run.step()
+    log = run.paths.log_file("A-001", 1)
+    log.write_text("boom: disk on fire\n")
+    run.host.exit("A-001", 3)
+    run.step()
+    error = run.task("A-001")["metadata"]["last_error"]
+    assert error["kind"] == "unknown" and "disk on fire" in error["log_tail"]  # as the lean one
+    assert logged(run)[0]["type"] == "error"
+
+
+def test_an_agent_that_reported_itself_is_not_completed_twice(tmp_path):
+    run = Run(tmp_path / "s", {"A-001": []}, supervised=True)
+    run.step()
+    run.report("A-001")  # the agent's own teamexec msg
+    run.host.exit("A-001", 0)
+    outcome = run.step()
+    assert outcome is not None and outcome.state is PipelineState.COMPLETE
+    assert run.task("A-001")["metadata"]["attempts"] == 1
+
+
+def test_a_timed_out_agent_keeps_the_kind_timeout(tmp_path):
+    run = Run(
+        tmp_path / "s",
+        {"A-001": []},
+        supervised=True,
+        specs={"a": {"timeout_s": 30, "max_retries": 0}},
+    )
+    run.step()
+    run.advance(30)  # SIGTERM to its group; the supervisor reports the exit
+    assert run.host.worker("A-001").signals == [signal.SIGTERM]
+    run.step()
+    error = run.task("A-001")["metadata"]["last_error"]
+    assert error["kind"] == "timeout"
+    assert not run.paths.messages_log.exists() or not logged(run)  # no error report applied
+
+
+def test_a_dying_supervisor_fails_its_agents_and_a_new_one_starts(tmp_path):
+    run = Run(tmp_path / "s", {"A-001": []}, supervised=True, specs={"a": {"max_retries": 2}})
+    run.step()
+    run.host.kill_supervisor()
+    run.step()
+    error = run.task("A-001")["metadata"]["last_error"]
+    assert error["kind"] == "crashed"
+    assert "supervisor" in error["reason"] and "died" in error["reason"]
+    run.advance(10)  # the back-off
+    assert run.host.worker("A-001").job.env["TEAMEXEC_ATTEMPT"] == "2"
+    assert run.host.supervisors == 2
+
+
+def test_stop_forgets_the_agents_and_the_run_closes_the_socket(tmp_path):
+    run = Run(tmp_path / "s", {"A-001": []}, supervised=True)
+    run.step()
+    outcome = run.step(control(run, Control.STOP))
+    assert outcome is not None
+    assert run.host.forgotten == [run.host.worker("A-001").job.worker_id]
+
+
+def test_an_adopted_agent_gone_before_its_report_is_not_a_crash(tmp_path):
+    """The hazard: after an executor crash the agent's pid is gone before its orphaned
+    supervisor has written the report.  While the supervisor lives, resume waits."""
+    run = Run(tmp_path / "s", {"A-001": [], "B-001": ["A-001"]}, supervised=True)
+    run.step()
+    agent = run.host.worker("A-001")
+    agent.code = 0  # it ended; its supervisor (orphaned: no executor) is still writing
+    agent.reported_exit = True
+    second = Engine(
+        paths=run.paths,
+        session=load_session(run.paths.root),
+        options=run.engine.options,
+        emit=run.events.append,
+        host=run.host,
+    )
+    second.apply_reconciliation(second.plan(run.host.now), run.host.now)
+    assert second.running[agent.job.worker_id].adopted
+    assert step(second, [], run.host.now) is None
+    assert run.task("A-001")["status"] == "in_progress"  # not judged crashed
+    # the orphaned supervisor writes its report, then exits
+    report = {"role": "a", "task_id": "A-001", "attempt": 1}
+    post(run.paths.inbox, build_report(agent.job.worker_id, report, 0, run.host.now))
+    assert run.host.supervisor_pid is not None
+    run.host.procs[run.host.supervisor_pid].code = 0
+    assert step(second, [], run.host.now) is None
+    assert run.task("A-001")["status"] == "completed"
+    assert "without reporting" not in run.text()
+    assert run.host.worker("B-001").job.env["TEAMEXEC_ATTEMPT"] == "1"
+
+
+def test_an_agent_whose_supervisor_is_gone_too_is_interrupted_at_resume(tmp_path):
+    run = Run(tmp_path / "s", {"A-001": []}, supervised=True, specs={"a": {"max_retries": 0}})
+    run.step()
+    agent = run.host.worker("A-001")
+    agent.code = -9
+    agent.reported_exit = True
+    assert run.host.supervisor_pid is not None
+    run.host.procs[run.host.supervisor_pid].code = -9
+    second = Engine(
+        paths=run.paths,
+        session=load_session(run.paths.root),
+        options=run.engine.options,
+        emit=run.events.append,
+        host=run.host,
+    )
+    second.apply_reconciliation(second.plan(run.host.now), run.host.now)
+    assert "A-001 interrupted" in run.text()  # no one is left to report it
+    step(second, [], run.host.now)
+    assert run.host.worker("A-001").job.env["TEAMEXEC_ATTEMPT"] == "2"

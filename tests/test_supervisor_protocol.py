@@ -1,0 +1,213 @@
+"""The supervisor's protocol, spoken to a real supervisor process over its socketpair.
+
+No executor: the test is the executor's end of the socket — it sends starts
+(prompt memfd and log descriptor with SCM_RIGHTS), reads replies and exits,
+acks, forgets, and closes the socket to put the supervisor in orphan mode.
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sessionkit import wait_for
+from teamexec.worker.supervisor import build_report, exit_code
+
+
+@pytest.fixture
+def supervisor(tmp_path):
+    """Start supervisors; whatever a failing test leaves is killed and closed."""
+    links: list[Link] = []
+
+    def start(env: dict[str, str] | None = None) -> Link:
+        links.append(Link(tmp_path, env))
+        return links[-1]
+
+    yield start
+    for link in links:
+        link.close()
+        if link.proc.poll() is None:
+            link.proc.kill()
+        link.proc.wait(timeout=20)
+
+
+class Link:
+    """A supervisor process and our end of its socket."""
+
+    def __init__(self, tmp_path: Path, env: dict[str, str] | None = None) -> None:
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "teamexec.worker.supervisor", str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),),
+            start_new_session=True,
+            cwd=tmp_path,
+            env={**os.environ, **(env or {})},
+        )
+        theirs.close()
+        self.sock.settimeout(20)
+        self.inbox = tmp_path / "inbox"
+        self.tmp = tmp_path / "tmp"
+        self.inbox.mkdir()
+        self.tmp.mkdir()
+        self.logs = tmp_path / "logs"
+        self.logs.mkdir()
+
+    def start(self, wid: str, argv: list[str], prompt: bytes = b"the prompt\n") -> dict[str, Any]:
+        request = {
+            "op": "start",
+            "id": wid,
+            "argv": argv,
+            "env": {"PATH": os.environ["PATH"], "TEAMEXEC_WORKER_ID": wid},
+            "cwd": str(self.logs.parent),
+            "report": {
+                "role": "a",
+                "task_id": "A-001",
+                "attempt": 1,
+                "inbox": str(self.inbox),
+                "tmp": str(self.tmp),
+            },
+        }
+        stdin = os.memfd_create("prompt")
+        os.write(stdin, prompt)
+        os.lseek(stdin, 0, os.SEEK_SET)
+        log = os.open(self.logs / f"{wid}.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            self.sock.sendmsg(
+                [json.dumps(request).encode()],
+                [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [stdin, log]))],
+            )
+        finally:
+            os.close(stdin)
+            os.close(log)
+        return self.receive()
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.sock.sendmsg([json.dumps(message).encode()])
+
+    def receive(self) -> dict[str, Any]:
+        data = self.sock.recv(65536)
+        assert data, "the supervisor closed its socket"
+        message: dict[str, Any] = json.loads(data)
+        return message
+
+    def close(self) -> None:
+        self.sock.close()  # idempotent
+
+    def gone(self, timeout: float = 20) -> int:
+        return self.proc.wait(timeout=timeout)
+
+
+def test_an_agent_gets_its_prompt_its_log_its_group_and_its_exit_is_reported(tmp_path, supervisor):
+    link = supervisor()
+    script = 'cat; echo "pgid $(ps -o pgid= $$) pid $$" >&2; exit 3'
+    started = link.start("w1", ["sh", "-c", script], prompt=b"hello agent\n")
+    assert started["op"] == "started" and started["id"] == "w1"
+    assert abs(started["started_at"] - time.time()) < 5  # as psutil computes it
+    ended = link.receive()
+    assert ended == {"op": "exit", "id": "w1", "code": 3, "ts": ended["ts"]}
+    log = (link.logs / "w1.log").read_text()
+    assert log.startswith("hello agent\n")  # stdin was the prompt, stdout the log
+    words = log.splitlines()[-1].split()
+    pgid, pid = words[1], words[3]
+    assert pgid == pid == str(started["pid"])  # its own process group (stderr too)
+    link.send({"op": "ack", "ids": ["w1"]})
+    link.close()
+    assert link.gone() == 0
+    assert list(link.inbox.iterdir()) == []  # acked: never written to the inbox
+
+
+def test_a_command_not_found_is_refused_with_the_reason(tmp_path, supervisor):
+    link = supervisor()
+    refused = link.start("w1", ["no-such-agent-command"])
+    assert refused == {
+        "op": "refused",
+        "id": "w1",
+        "error": "no-such-agent-command: command not found",
+    }
+    link.close()
+    assert link.gone() == 0
+
+
+def test_orphaned_it_reports_unacked_and_later_exits_through_the_inbox(tmp_path, supervisor):
+    link = supervisor()
+    gate = tmp_path / "go"
+    wait = f"while [ ! -e {gate} ]; do sleep 0.01; done"
+    assert link.start("done", ["true"])["op"] == "started"
+    assert link.receive()["code"] == 0  # heard, never acked
+    assert link.start("late", ["sh", "-c", wait + "; exit 5"])["op"] == "started"
+    assert link.start("quiet", ["sh", "-c", wait])["op"] == "started"
+    link.send({"op": "forget", "ids": ["quiet"]})  # the executor stopped it: no report
+    link.close()  # the executor is gone
+    done = link.inbox / "done.task_complete.json"
+    wait_for(done.exists, what="the unacked exit in the inbox")
+    assert link.proc.poll() is None  # agents still run: it waits for them
+    gate.write_text("")
+    assert link.gone() == 0  # no agent left: it exits
+    names = sorted(p.name for p in link.inbox.iterdir())
+    assert names == ["done.task_complete.json", "late.error.json"]
+    late = json.loads((link.inbox / "late.error.json").read_text())
+    assert late == build_report("late", {"role": "a", "task_id": "A-001", "attempt": 1}, 5, 0) | {
+        "ts": late["ts"]
+    }
+    assert late["data"]["exit_code"] == 5 and late["summary"] == "agent exited 5"
+    assert list(link.tmp.iterdir()) == []  # whole files only: written, then renamed
+
+
+def test_a_killed_agent_is_reported_as_a_shell_would(tmp_path, supervisor):
+    link = supervisor()
+    started = link.start("w1", ["sleep", "30"])
+    os.killpg(started["pid"], signal.SIGTERM)
+    assert link.receive()["code"] == 128 + signal.SIGTERM
+    link.close()
+    link.gone()
+
+
+def test_the_supervisor_report_crash_point_kills_it_before_the_report(tmp_path, supervisor):
+    link = supervisor({"TEAMEXEC_CRASH_AT": "supervisor-report"})
+    assert link.start("w1", ["true"])["op"] == "started"
+    assert link.sock.recv(65536) == b""  # died without a word
+    assert link.gone() == -signal.SIGKILL
+    assert list(link.inbox.iterdir()) == []
+
+
+def test_the_start_spec_may_travel_in_a_memfd(tmp_path, supervisor):
+    """A spec too large for one packet (the requirement can take 64 KiB of env)."""
+    link = supervisor()
+    request = {
+        "op": "start",
+        "id": "big",
+        "argv": ["sh", "-c", 'printf %s "$B0$B1$B2$B3" | wc -c'],
+        "env": {"PATH": os.environ["PATH"], **{f"B{n}": "x" * 75_000 for n in range(4)}},
+        "cwd": str(tmp_path),
+        "report": {"role": "a", "task_id": "A-001", "attempt": 1, "inbox": "", "tmp": ""},
+    }
+    spec = os.memfd_create("spec")
+    os.write(spec, json.dumps(request).encode())
+    stdin = os.open(os.devnull, os.O_RDONLY)
+    log = os.open(tmp_path / "big.log", os.O_WRONLY | os.O_CREAT, 0o644)
+    link.sock.sendmsg(
+        [b'{"op": "start", "spec_fd": true}'],
+        [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [stdin, log, spec]))],
+    )
+    for fd in (stdin, log, spec):
+        os.close(fd)
+    assert link.receive()["op"] == "started"
+    assert link.receive()["code"] == 0
+    assert (tmp_path / "big.log").read_text().strip() == "300000"  # the whole spec arrived
+    link.close()
+    link.gone()
+
+
+@pytest.mark.parametrize(("status", "code"), [(0, 0), (3 << 8, 3), (signal.SIGKILL, 137)])
+def test_exit_codes_read_as_a_shell_reports_them(status, code):
+    assert exit_code(status) == code
