@@ -641,6 +641,7 @@ class Engine:
             self.journal.sync()
             crash_point("committed")
         self._remove_settled()
+        self.pool.acknowledge()  # the supervisor forgets the exits whose effects are committed
         if self.journal.size >= CHECKPOINT_BYTES:  # a long run: keep the journal bounded
             self.checkpoint()
 
@@ -653,6 +654,7 @@ class Engine:
         self.flush_tasks()
         self.journal.checkpoint((self.paths.tasks, self.paths.root))
         self._remove_settled()
+        self.pool.acknowledge()
 
     def _remove_settled(self) -> None:
         for name in self.removable:

@@ -158,6 +158,7 @@ class WorkerPool:
         self.running: dict[str, LiveWorker] = {}
         self.task_seconds: dict[str, float] = {}  # per task: seconds its workers ran
         self.monitor: Monitor | None = None  # set by the run loop: exits become wake-ups
+        self.unacked: list[str] = []  # exit reports applied, not yet committed
 
     def running_list(self) -> list[Running]:
         """The running workers as the scheduling decisions take them."""
@@ -596,10 +597,15 @@ class WorkerPool:
             "TEAMEXEC_BOOT_EPOCH_CS": str(round(boot * 100)),
         }
 
-    def ack(self, worker_ids: list[str]) -> None:
-        """Tell the supervisor these exits are applied and committed (it forgets them)."""
-        if worker_ids:
-            self.host.backend.ack(worker_ids)
+    def applied(self, worker_ids: Iterable[str]) -> None:
+        """These exit reports are applied; ``acknowledge`` them once committed."""
+        self.unacked.extend(worker_ids)
+
+    def acknowledge(self) -> None:
+        """After a commit: the supervisor may forget the exits it reported (never before)."""
+        if self.unacked:
+            self.host.backend.ack(self.unacked)
+            self.unacked = []
 
     def close(self) -> None:
         """The run is over or detached: a supervisor reports what is left through the inbox."""

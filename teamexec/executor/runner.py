@@ -96,9 +96,7 @@ def step(engine: Engine, wakes: Iterable[Wake], now: float) -> Outcome | None:
     engine.drain_inbox(now, reports)
     for wake in exits:  # after the inbox: a worker's last message precedes its exit
         engine.pool.worker_exited(wake.name, wake.code, now, wake.why)
-    if reports:  # their effects committed, the supervisor may forget them
-        engine.flush_tasks()
-        engine.pool.ack([r.worker_id for r in reports])
+    engine.pool.applied(r.worker_id for r in reports)  # acked by the next commit
     gone = engine.pool.check_adopted(now)
     if gone:  # a report written just before its writer exited is read before judging
         engine.drain_inbox(now)

@@ -154,7 +154,8 @@ class Supervisor:
         while self.sock is not None or any(a.code is None for a in self.agents.values()):
             for key, _mask in self.selector.select():
                 if key.data is None:
-                    self._receive()
+                    if self.sock is not None:  # a failed send may have closed it meanwhile
+                        self._receive()
                 else:
                     self._reap(key.data)
         return 0

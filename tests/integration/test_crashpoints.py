@@ -113,6 +113,8 @@ def test_a_supervisor_killed_before_reporting_an_exit_fails_that_attempt_only(tm
     assert {t: s["status"] for t, s in state.items()} == dict.fromkeys(GRAPH, "completed")
     retried = [t for t in GRAPH if state[t]["metadata"]["attempts"] > 1]
     assert retried and all(t.startswith("A-") for t in retried)  # the first layer only
-    for task_id in GRAPH:
-        assert len(runs(root, task_id)) == state[task_id]["metadata"]["attempts"]
+    for task_id in GRAPH:  # a killed agent may not have got as far as its start marker
+        assert 1 <= len(runs(root, task_id)) <= state[task_id]["metadata"]["attempts"]
+        if task_id not in retried:
+            assert len(runs(root, task_id)) == 1
     print(f"supervisor-report: run took {time.monotonic() - started:.2f} s")
