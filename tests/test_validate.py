@@ -738,3 +738,26 @@ def test_a_fifo_in_place_of_a_role_spec_is_not_read(session: Path) -> None:
     assert any(
         i.path == str(session / PLANNER) and "not a regular file" in i.message for i in issues
     )
+
+
+def test_a_loader_validates_again_only_when_the_texts_changed(tmp_path, monkeypatch):
+    root = tmp_path / "s"
+    shutil.copytree(FIXTURE, root)
+    calls: list[int] = []
+    real = loader.validate_session
+
+    def counting(files: SessionFiles):
+        calls.append(1)
+        return real(files)
+
+    monkeypatch.setattr(loader, "validate_session", counting)
+    reader = loader.SessionLoader(root)
+    first = reader.load()
+    assert reader.load() is first and len(calls) == 1  # same texts: the same session
+    path = root / TS
+    path.write_text(path.read_text().replace('"status": "active"', '"status": "paused"', 1))
+    again = reader.load()
+    assert len(calls) == 2 and again is not first and again.status.value == "paused"
+    path.write_text("{")  # broken now: the error is raised, not the last good session returned
+    with pytest.raises(InvalidSession):
+        reader.load()

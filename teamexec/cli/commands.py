@@ -47,7 +47,7 @@ from teamexec.storage.atomic import atomic_write, dump_json
 from teamexec.storage.claudelist import ClaudeList, mirror_dir, open_task_store
 from teamexec.storage.journal import Journal, boot_id, overlay_journal, recover
 from teamexec.storage.layout import layout_issues
-from teamexec.storage.loader import MAX_JSON_BYTES, load_session
+from teamexec.storage.loader import MAX_JSON_BYTES, SessionLoader, load_session
 from teamexec.storage.lock import ExecutorLock, lock_holder
 from teamexec.storage.messages import MessageLog
 from teamexec.storage.paths import SessionPaths
@@ -168,17 +168,18 @@ def execute(request: RunRequest, reporter: Reporter) -> int:
     from teamexec.executor.runner import run_loop
 
     paths = SessionPaths(request.session, request.task_list)
-    load_session(paths.root)  # validate before the lock file is even created
+    loader = SessionLoader(paths.root)  # re-read each time, validated again only when changed
+    loader.load()  # validate before the lock file is even created
     reporter.session = str(paths.root)
     if request.dry_run:
-        return dry_run(request, paths, reporter)
+        return dry_run(request, paths, reporter, loader)
     with ExecutorLock(paths.lock):
-        recover_journal(paths, load_session(paths.root), request.options.env)
+        recover_journal(paths, loader.load(), request.options.env)
         if request.retry_failed:
-            retried = reset_tasks(paths, load_session(paths.root), (), failed=True)
+            retried = reset_tasks(paths, loader.load(), (), failed=True)
             if retried:
                 reporter.line(f"[executor] failed tasks back to pending: {', '.join(retried)}")
-        session = load_session(paths.root)
+        session = loader.load()
         missing = (  # before the engine reads anything: a broken layout is refused first
             agents_missing(session, request.options)
             + cwd_issues(session, paths)
@@ -220,8 +221,13 @@ def _done(tasks: dict[str, Task]) -> int:
     return sum(1 for t in tasks.values() if t.status is TaskStatus.COMPLETED)
 
 
-def dry_run(request: RunRequest, paths: SessionPaths, reporter: Reporter) -> int:
-    session = load_session(paths.root)
+def dry_run(
+    request: RunRequest,
+    paths: SessionPaths,
+    reporter: Reporter,
+    loader: SessionLoader | None = None,
+) -> int:
+    session = (loader or SessionLoader(paths.root)).load()
     problems = task_file_issues(paths)
     if problems:
         raise InvalidSession(problems)
