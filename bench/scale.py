@@ -29,24 +29,27 @@ PEAK_RSS = (
     "import resource, subprocess, sys, time;"
     "t = time.perf_counter();"
     "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True);"
-    "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN);"
+    "print(time.perf_counter() - t, u.ru_maxrss, u.ru_utime + u.ru_stime)"
 )
 
 
-def timed(command: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of ``command``, measured in a fresh wrapper."""
+def timed(command: list[str]) -> tuple[float, int, float]:
+    """Wall seconds, peak RSS (KiB) and CPU seconds (user+sys: the figure a busy
+    machine does not inflate) of ``command``, measured in a fresh wrapper."""
     out = subprocess.run(
         [sys.executable, "-c", PEAK_RSS, *command], capture_output=True, text=True, check=True
     )
-    seconds, rss = out.stdout.split()
-    return float(seconds), int(rss)
+    seconds, rss, cpu = out.stdout.split()
+    return float(seconds), int(rss), float(cpu)
 
 
 def scale(sizes: list[int]) -> None:
     print(
-        "| tasks | check s | check peak RSS MiB | reconcile (dry run) s | reconcile peak RSS MiB |"
+        "| tasks | check s | check CPU s | check peak RSS MiB "
+        "| reconcile (dry run) s | reconcile CPU s | reconcile peak RSS MiB |"
     )
-    print("|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for n in sizes:
         width = 100
         session = write_session(
@@ -57,8 +60,8 @@ def scale(sizes: list[int]) -> None:
             timed([teamexec_bin(), "run", str(session), "--dry-run", "--json"]) for _ in range(3)
         )
         print(
-            f"| {n} | {check[0]:.3f} | {check[1] / 1024:.0f} | "
-            f"{dry[0]:.3f} | {dry[1] / 1024:.0f} |",
+            f"| {n} | {check[0]:.3f} | {check[2]:.3f} | {check[1] / 1024:.0f} | "
+            f"{dry[0]:.3f} | {dry[2]:.3f} | {dry[1] / 1024:.0f} |",
             flush=True,
         )
 
