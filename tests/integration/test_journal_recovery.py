@@ -164,3 +164,30 @@ def test_reconciling_a_reconciled_session_changes_nothing_byte_for_byte(tmp_path
     assert second.pop(".teamexec.journal") == b""
     first.pop(".teamexec.journal")
     assert second == first
+
+
+def test_a_reset_after_a_power_cut_replays_first_and_is_never_undone(tmp_path):
+    root = _session(tmp_path)
+    before = (root / "team-session.json").read_bytes()
+    _crash(root, "committed:5")
+    committed = {}
+    for line in (root / ".teamexec.journal").read_bytes().splitlines()[1:]:
+        record = json.loads(line)
+        committed[record["id"]] = record["task"]["status"]
+    done = sorted(t for t, s in committed.items() if s == "completed")
+    assert done, committed
+    _power_cut(root, before)
+    boot_b = {"TEAMEXEC_BOOT_ID": "boot-B"}
+    result = teamexec("reset", str(root), done[0], env=boot_b)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (root / ".teamexec.journal").read_bytes() == b""  # replayed, then checkpointed
+    state = tasks(root)
+    assert state[done[0]]["status"] == "pending"  # the reset, not the journal's completion
+    for task_id in done[1:]:
+        assert state[task_id]["status"] == "completed"  # the replay
+    result = teamexec("resume", str(root), env=boot_b, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(runs(root, done[0])) == 2  # once before the cut, once after the reset
+    for task_id in GRAPH:
+        if task_id != done[0]:
+            assert len(runs(root, task_id)) == 1, (task_id, runs(root, task_id))
