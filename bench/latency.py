@@ -2,12 +2,20 @@
 
     python bench/latency.py --events 1000
 
-Runs a chain of N+1 no-op tasks (each waits for the one before) with the
-lean shell worker and ``TEAMEXEC_TRACE`` on.  For every completion it takes
-the time the callback file was renamed into the inbox (its ctime) and the
-time the executor started the next task's worker, and reports the
-percentiles of the difference, split into "seen" (observer wake-up and inbox
+Runs a chain of N+1 no-op tasks (each waits for the one before) with
+``TEAMEXEC_TRACE`` on.  For every completion it takes the instant of the
+callback and the time the executor started the next task's worker, and
+reports the percentiles of the difference, split into "seen" (wake-up and
 read) and "spawn" (the pass that claims and starts the next worker).
+
+``--callback exit`` (the default): the completion the worker reports when the
+agent exits — with the lean shell worker (``--worker sh``, or the default
+configuration before the agent supervisor) its inbox file, renamed in (its
+ctime); under the agent supervisor (the default configuration since issue 15)
+the exit report on the supervisor's socket, stamped when the supervisor
+reaped the agent.  ``--callback agent``: the agent reports its own completion
+(``teamexec msg task_complete``, an inbox file) before it exits; two workers
+may run, so the next task starts on the callback, not on the exit.
 """
 
 from __future__ import annotations
@@ -32,13 +40,18 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def measure(events: int, poll: bool, worker: str) -> dict[str, float]:
+AGENT_CALLBACK = ["teamexec", "msg", "task_complete", "--summary", "done"]
+
+
+def measure(events: int, poll: bool, worker: str, callback: str) -> dict[str, float]:
     root = HERE / "out" / f"latency-{'poll' if poll else 'native'}"
     chosen = None if worker == "default" else worker
-    write_session(root / "session", chain(events + 1), agent=["true"], worker=chosen)
+    agent = AGENT_CALLBACK if callback == "agent" else ["true"]
+    write_session(root / "session", chain(events + 1), agent=agent, worker=chosen)
     trace = root / "trace.jsonl"
     trace.unlink(missing_ok=True)
-    command = [teamexec_bin(), "run", str(root / "session"), "--max-workers", "1"]
+    workers = "2" if callback == "agent" else "1"
+    command = [teamexec_bin(), "run", str(root / "session"), "--max-workers", workers]
     command += ["--completion", "keep", "--json", *(["--poll"] if poll else [])]
     env = {**os.environ, "TEAMEXEC_TRACE": str(trace)}
     subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
@@ -47,6 +60,10 @@ def measure(events: int, poll: bool, worker: str) -> dict[str, float]:
     total, seen = [], []
     for record in records:
         if record["event"] != "inbox" or not record.get("ctime"):
+            continue
+        # the worker's report on exit is <worker id>.task_complete.json, the agent's own
+        # message <role>.<task>.<ns>.<pid>.json: take the callback asked for
+        if record["name"].endswith(".task_complete.json") is (callback == "agent"):
             continue
         task = record["name"].split(".")[1]  # <role>.<task>.a<n>.<hex>.<type>.json
         following = f"T-{int(task.split('-')[1]) + 1:06d}"
@@ -68,13 +85,15 @@ def main() -> None:
     )
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--worker", default="default", choices=["default", "python", "sh"])
+    parser.add_argument("--callback", default="exit", choices=["exit", "agent"])
+    parser.add_argument("--native-only", action="store_true", help="skip the polling observer")
     args = parser.parse_args()
     print(
         "| observer | events | callback->spawn p50 ms | p99 ms | mean ms | of which seen p50 ms |"
     )
     print("|---|---|---|---|---|---|")
-    for poll in (False, True):
-        r = measure(args.events, poll, args.worker)
+    for poll in (False,) if args.native_only else (False, True):
+        r = measure(args.events, poll, args.worker, args.callback)
         name = "polling" if poll else "native (inotify)"
         print(
             f"| {name} | {r['n']} | {r['p50']:.2f} | {r['p99']:.2f} | {r['mean']:.2f} | "

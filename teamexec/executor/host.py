@@ -290,6 +290,11 @@ class Supervised(LocalProcesses):
         with contextlib.suppress(OSError):
             link.sock.shutdown(socket.SHUT_RDWR)
         link.sock.close()
+        with self.lock:
+            idle = not link.jobs
+        if idle:  # nothing left to report: it exits at once; reap it, leave no zombie
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                link.proc.wait(timeout=2)
 
     # ----------------------------------------------------------- supervisor
     def _send(self, message: dict[str, Any]) -> None:
