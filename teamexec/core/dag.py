@@ -15,6 +15,8 @@ from teamexec.core.model import task_sort_key
 
 def find_cycle(deps: Mapping[str, Sequence[str]]) -> list[str] | None:
     """Return one cycle as ``[a, b, ..., a]``, or None.  Unknown deps are ignored."""
+    if _acyclic(deps):
+        return None  # the usual answer, found without sorting ids or walking paths
     white, grey, black = 0, 1, 2
     color = dict.fromkeys(deps, white)
     for start in sorted(deps, key=task_sort_key):
@@ -41,6 +43,28 @@ def find_cycle(deps: Mapping[str, Sequence[str]]) -> list[str] | None:
                 stack.pop()
                 path.pop()
     return None
+
+
+def _acyclic(deps: Mapping[str, Sequence[str]]) -> bool:
+    """No cycle among the known nodes (Kahn's count: every node can be taken)."""
+    indegree = dict.fromkeys(deps, 0)
+    children: dict[str, list[str]] = {node: [] for node in deps}
+    for node, ds in deps.items():
+        for d in ds:
+            after = children.get(d)
+            if after is not None:
+                indegree[node] += 1
+                after.append(node)
+    free = [node for node, count in indegree.items() if not count]
+    taken = 0
+    while free:
+        node = free.pop()
+        taken += 1
+        for child in children[node]:
+            indegree[child] -= 1
+            if not indegree[child]:
+                free.append(child)
+    return taken == len(indegree)
 
 
 def topological_order(deps: Mapping[str, Sequence[str]]) -> list[str]:

@@ -93,6 +93,7 @@ class _Doc:
         self.value: Any = None
         self.parsed = False  # the file held JSON (which may be null)
         self.issues = issues
+        self.plain_graph = False  # every dependency_graph entry proven well-formed (ids too)
         self._index: LineIndex | None = None
         if self.text is not None:
             self._parse(self.text)
@@ -133,6 +134,7 @@ class _Doc:
         if kind == "task-analysis" and isinstance(value, dict) and plainly_valid_graph(value):
             # the schema's per-entry rules are proven to hold: skip descending 50k entries
             value = {**value, "dependency_graph": {}}
+            self.plain_graph = True
         errors = schema.schema_errors(kind, value)
         for pointer, message in errors:
             self.error(pointer, f"{pointer or '/'}: {message}")
@@ -437,9 +439,10 @@ def build_graph(
     listing = capability_listing(analysis)
     no_details = TaskDetails()
     graph: dict[str, GraphNode] = {}
+    ids_checked = analysis.plain_graph  # plainly_valid_graph matched every id already
     for task_id, entry in raw_graph.items():
         parsed = _entry_deps(entry)
-        if parsed is None or not TASK_ID_RE.match(task_id):
+        if parsed is None or not (ids_checked or TASK_ID_RE.match(task_id)):
             continue  # the schema error says why
         depends_on = _dependencies(analysis, task_id, parsed, raw_graph)
         role, source = resolve_role(task_id, parsed[2], listing.owners.get(task_id), by_prefix)
