@@ -42,7 +42,6 @@ _QUOTED = r"\"[^\"\\]*\"|'[^']*'"  # no escapes, no doubled quotes
 _SCALAR = rf"{_QUOTED}|{_DECIMAL}|{_INTEGER}|{_WORDS}"
 _FLOW = re.compile(rf"\[ *(?:(?:{_SCALAR}) *(?:, *(?:{_SCALAR}) *)*)?\]")
 _ITEM = re.compile(_SCALAR)
-_ONE = re.compile(_SCALAR)
 _INTEGER_RE = re.compile(_INTEGER)
 _DECIMAL_RE = re.compile(_DECIMAL)
 _KEY_LINE = re.compile(r"( *)([A-Za-z_][A-Za-z0-9_-]*):(?: (.*))?")
@@ -71,7 +70,7 @@ def _value(text: str, pointer: str, number: int, lines: dict[str, int]) -> Any:
         items = [_scalar(item.group()) for item in _ITEM.finditer(text[1:-1])]
         lines.update((f"{pointer}/{i}", number) for i in range(len(items)))
         return items
-    if _ONE.fullmatch(text):
+    if _ITEM.fullmatch(text):
         return _scalar(text)
     raise _NotSimple
 
