@@ -188,3 +188,20 @@ def test_a_log_rewritten_shorter_is_read_again(tmp_path):
     path.write_text(line(id="MSG-001", summary="new"))  # team_msg delete/clear rewrote it
     assert [x.record["summary"] for x in log.follow()] == ["new"]
     assert os.path.getsize(path) == log.offset
+
+
+def test_an_append_steps_over_its_own_line_only_when_nothing_came_between(tmp_path):
+    """follow() need not read back the executor's own line, but never skips another's."""
+    path = tmp_path / "messages.jsonl"
+    path.write_text(line(id="MSG-001"))
+    log = MessageLog(path)
+    message = {"id": "w.1", "ts": "t", "from": "dev", "type": "progress", "data": {}}
+    assert log.append(message, now=0.0) == "MSG-002"
+    assert log.offset == os.path.getsize(path) and log.lines == 2  # stepped over, not re-read
+    assert log.follow() == []
+    with open(path, "a") as handle:
+        handle.write(line(id="MSG-003") + line(id="MSG-004")[:-5])  # team_msg, then a torn one
+    assert log.append({**message, "id": "w.2"}, now=0.0) == "MSG-004"
+    got = [x.record["id"] for x in log.follow() if x.record is not None]
+    assert got == ["MSG-003"]  # the foreign line is followed; the torn fragment is dropped
+    assert log.offset == os.path.getsize(path) and log.follow() == []

@@ -12,6 +12,7 @@ from factories import make_task
 from teamexec.core.errors import StateCorrupt
 from teamexec.core.model import Task, TaskStatus, iso
 from teamexec.storage import atomic
+from teamexec.storage import store as store_module
 from teamexec.storage.store import TaskStore
 
 NOW = 1_800_000_000.0
@@ -76,6 +77,22 @@ def test_a_hand_edit_in_place_is_noticed(store):
     path.write_text(json.dumps(make_task("A-1", "completed").data))  # same inode
     assert store.write(make_task("A-1"))
     assert store.read("A-1").status is TaskStatus.PENDING
+
+
+def test_a_read_of_an_unchanged_file_is_one_stat_and_a_changed_one_is_read(store, monkeypatch):
+    """The claim's compare-and-set reads what it wrote without opening it, never stale."""
+    store.write(make_task("A-1").evolve(note="mine"))
+    opened = []
+    real = store_module.safeopen.open_read
+    monkeypatch.setattr(store_module.safeopen, "open_read", lambda p: opened.append(p) or real(p))
+    assert store.read("A-1").data["note"] == "mine" and opened == []
+    assert list(store.read("A-1").data) == list(make_task("A-1").evolve(note="x").data)
+    TaskStore(store.directory).write(make_task("A-1").evolve(note="theirs"))  # a rename
+    opened.clear()
+    assert store.read("A-1").data["note"] == "theirs" and len(opened) == 1
+    assert store.claim("A-1", "w1", now=NOW) is not None and len(opened) == 1
+    store.path("A-1").unlink()
+    assert store.read("A-1") is None
 
 
 def test_invalid_task_ids_are_never_paths(store):

@@ -153,7 +153,7 @@ class ClaudeList(TaskStore):
             if cached is not None and cached[0] == sig:
                 continue
             try:
-                data, sig = _load(path)
+                data, sig, _raw = _load(path)
             except FileNotFoundError:
                 present.discard(number)
                 continue

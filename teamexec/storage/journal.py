@@ -32,7 +32,6 @@ overrides it (tests simulate a reboot with it).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import json
 import os
@@ -162,9 +161,10 @@ def _syncfs(fd: int) -> bool:
     """syncfs(2) through libc; False where it is not available."""
     global _libc
     if _libc is None:
-        name = ctypes.util.find_library("c")
+        # the symbols already loaded into this process (libc among them): unlike
+        # ctypes.util.find_library, no `ldconfig -p` child process at every run's end
         try:
-            _libc = ctypes.CDLL(name, use_errno=True)
+            _libc = ctypes.CDLL(None, use_errno=True)
         except OSError:
             _libc = False
     function = getattr(_libc, "syncfs", None) if _libc else None

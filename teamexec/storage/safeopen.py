@@ -130,37 +130,44 @@ def open_append(path: Path, *, root: Path | None = None) -> int:
 
 
 def append(path: Path, data: bytes, *, root: Path | None = None, sync: bool = False) -> None:
-    """Append ``data`` whole or not at all, starting on a new line.
+    """Append ``data`` whole or not at all, starting on a new line; see ``append_to``."""
+    fd = _open(path, _APPEND, root)
+    try:
+        append_to(fd, data, path=path, sync=sync)
+    finally:
+        os.close(fd)
+
+
+def append_to(fd: int, data: bytes, *, path: Path, sync: bool = False) -> int:
+    """Append ``data`` through ``fd`` (from ``open_append``) whole or not at all.
 
     A file whose last byte is not a newline (a torn line left by a crash or a
     full disk) first gets one, so this record is never glued onto the
     fragment.  A short write (ENOSPC) is undone by truncating back to where
     this append began — unless another writer appended after it meanwhile —
-    and raised as an OSError.
+    and raised as an OSError.  Returns the file offset where the appended
+    bytes end, so a caller following the file can tell its own line.
     """
-    fd = _open(path, _APPEND, root)
+    size = os.fstat(fd).st_size
+    if size and os.pread(fd, 1, size - 1) != b"\n":
+        data = b"\n" + data
+    view = memoryview(data)
+    written = 0
     try:
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            data = b"\n" + data
-        view = memoryview(data)
-        written = 0
-        try:
-            while written < len(data):
-                count = os.write(fd, view[written:])
-                if count <= 0:
-                    raise OSError(errno.ENOSPC, "short write", str(path))
-                written += count
-            if sync:
-                os.fsync(fd)
-        except OSError:
-            if written:
-                end = os.lseek(fd, 0, os.SEEK_CUR)
-                if os.fstat(fd).st_size == end:  # nobody appended after us
-                    os.ftruncate(fd, end - written)
-            raise
-    finally:
-        os.close(fd)
+        while written < len(data):
+            count = os.write(fd, view[written:])
+            if count <= 0:
+                raise OSError(errno.ENOSPC, "short write", str(path))
+            written += count
+        if sync:
+            os.fsync(fd)
+    except OSError:
+        if written:
+            end = os.lseek(fd, 0, os.SEEK_CUR)
+            if os.fstat(fd).st_size == end:  # nobody appended after us
+                os.ftruncate(fd, end - written)
+        raise
+    return os.lseek(fd, 0, os.SEEK_CUR)
 
 
 def fsync_file(path: Path, *, root: Path | None = None) -> None:

@@ -88,7 +88,7 @@ def _check(data: Any, stem: str) -> dict[str, Any]:
     return data
 
 
-def _load(path: Path) -> tuple[dict[str, Any], _Signature]:
+def _load(path: Path) -> tuple[dict[str, Any], _Signature, bytes]:
     """Read and check one task file; FileNotFoundError when it is absent.
 
     Through safeopen: a task file is never read through a symlink (PROTOCOL §1
@@ -123,7 +123,7 @@ def _load(path: Path) -> tuple[dict[str, Any], _Signature]:
     except (ValueError, RecursionError) as exc:
         # huge integer literals raise a plain ValueError; deep nesting RecursionError
         raise _Damaged(f"not valid JSON: {exc}") from None
-    return _check(data, path.stem), _signature(st)
+    return _check(data, path.stem), _signature(st), raw
 
 
 class TaskStore:
@@ -139,7 +139,10 @@ class TaskStore:
         # What this object last read or wrote, per task, with the file's signature
         # at that moment: lets a no-op write be detected with one stat instead of
         # a read and parse, without trusting it once any other process wrote.
-        self._known: dict[str, tuple[_Signature, str]] = {}
+        # The file's bytes are kept too, so a read of an unchanged file (the
+        # claim's compare-and-set, the re-read after a worker's exit) costs
+        # one lstat instead of an open, a read and the safety checks.
+        self._known: dict[str, tuple[_Signature, str, bytes]] = {}
 
     def path(self, task_id: str) -> Path:
         if not TASK_ID_RE.match(task_id):
@@ -183,8 +186,16 @@ class TaskStore:
     # ----------------------------------------------------------------- reads
     def _read_checked(self, task_id: str) -> Task | None:
         path = self.path(task_id)
+        known = self._known.get(task_id)
+        if known is not None:
+            try:
+                if _signature(os.stat(path, follow_symlinks=False)) == known[0]:
+                    return Task(json.loads(known[2]))  # checked when it was read or written
+            except FileNotFoundError:
+                self._known.pop(task_id, None)
+                return None
         try:
-            data, sig = _load(path)
+            data, sig, raw = _load(path)
         except FileNotFoundError:
             self._known.pop(task_id, None)
             return None
@@ -192,7 +203,7 @@ class TaskStore:
             self._known.pop(task_id, None)
             where = str(path) if bad.line is None else f"{path}:{bad.line}"
             raise StateCorrupt(where, bad.reason) from None
-        self._known[task_id] = (sig, _canonical(data))
+        self._known[task_id] = (sig, _canonical(data), raw)
         return Task(data)
 
     def read(self, task_id: str) -> Task | None:
@@ -223,14 +234,14 @@ class TaskStore:
                 issues.append(Issue(str(path), None, "file name is not a valid task id"))
                 continue
             try:
-                data, sig = _load(path)
+                data, sig, raw = _load(path)
             except FileNotFoundError:
                 continue  # removed since the listing: not a task any more
             except _Damaged as bad:
                 self._known.pop(stem, None)
                 issues.append(Issue(str(path), bad.line, bad.reason))
                 continue
-            self._known[stem] = (sig, _canonical(data))
+            self._known[stem] = (sig, _canonical(data), raw)
             tasks[stem] = Task(data)
         return tasks, issues
 
@@ -256,11 +267,11 @@ class TaskStore:
             except FileNotFoundError:
                 return None
         try:
-            data, sig = _load(path)
+            data, sig, raw = _load(path)
         except (FileNotFoundError, _Damaged):
             return None
         text = _canonical(data)
-        self._known[task_id] = (sig, text)
+        self._known[task_id] = (sig, text, raw)
         return text
 
     def _write_locked(self, task: Task, *, sync_dir: bool = True) -> bool:
@@ -270,14 +281,13 @@ class TaskStore:
         path = self.path(task.id)
         self._known.pop(task.id, None)  # until the write is known to have landed
         # looked up on the module at call time so tests can inject ENOSPC/EIO
-        atomic.atomic_write(
-            path, atomic.dump_json(task.data), durable=self.fsyncs, sync_dir=sync_dir
-        )
+        raw = atomic.dump_json(task.data)
+        atomic.atomic_write(path, raw, durable=self.fsyncs, sync_dir=sync_dir)
         self._journaled(task)
         # Under our lock no cooperating writer can slip in here; a hand edit in
         # this instant changes the signature seen by the next stat anyway.
         with contextlib.suppress(OSError):
-            self._known[task.id] = (_signature(os.stat(path, follow_symlinks=False)), text)
+            self._known[task.id] = (_signature(os.stat(path, follow_symlinks=False)), text, raw)
         return True
 
     def write(self, task: Task) -> bool:
