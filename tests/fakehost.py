@@ -61,6 +61,9 @@ class FakeBackend:
             anchor = (supervisor.pid, supervisor.started_at)
         return Handle(job.worker_id, proc.pid, proc.started_at, proc, anchor=anchor)
 
+    def settle(self) -> dict[str, OSError]:
+        return {}  # every fake start is immediate (fail_next fails it in submit)
+
     def poll(self, handle: Handle) -> int | None:
         return self.host.procs[handle.pid].code
 

@@ -82,7 +82,12 @@ class Backend(Protocol):
     """Where workers run (a cluster executor's shape: submit, poll, cancel)."""
 
     def submit(self, job: Job) -> Handle:
-        """Start the job; raises OSError when it cannot start."""
+        """Start the job; raises OSError when it cannot start.  The handle's pid may
+        be filled in only by ``settle`` (a start sent to a supervisor)."""
+        ...
+
+    def settle(self) -> dict[str, OSError]:
+        """Wait for the starts submitted so far: those that failed (worker id -> why)."""
         ...
 
     def poll(self, handle: Handle) -> int | None:
@@ -125,6 +130,9 @@ class LocalProcesses:
     def submit(self, job: Job) -> Handle:
         proc = spawn.start(job.argv, env=job.env, log_path=job.log_path, cwd=job.cwd, root=job.root)
         return Handle(job.worker_id, proc.pid, liveness.process_start_time(proc.pid), proc)
+
+    def settle(self) -> dict[str, OSError]:
+        return {}  # every submit has waited for its process
 
     def poll(self, handle: Handle) -> int | None:
         proc = handle.native
@@ -171,9 +179,24 @@ class _Link:
     proc: subprocess.Popen[bytes]
     sock: socket.socket
     anchor: tuple[int, float | None]
+    cwd: Path
+    env: Mapping[str, str]  # what it was started with (a replacement starts the same way)
     replies: queue.SimpleQueue[dict[str, Any] | None] = field(default_factory=queue.SimpleQueue)
     jobs: dict[str, Handle] = field(default_factory=dict)  # started, exit not yet heard
     closing: bool = False
+    eof: bool = False  # settle has read the reader's end-of-socket mark
+
+
+@dataclass
+class _Start:
+    """A start request sent (or to be sent) to a supervisor, until its reply is read."""
+
+    worker_id: str
+    data: bytes
+    fds: list[int]  # kept open until the reply: a retry sends them again
+    link: _Link
+    handle: Handle  # the one submit returned: the reader fills in its pid
+    sent: bool = False
 
 
 class Supervised(LocalProcesses):
@@ -181,8 +204,10 @@ class Supervised(LocalProcesses):
 
     The supervisor is started at the first plain agent, in its own session, so
     that it outlives the executor (SIGKILL, --detach) and reports the exits
-    through the inbox then.  One reader thread takes its packets: start
-    replies go to ``submit``, exits to the sink.  A supervisor that dies takes
+    through the inbox then.  ``submit`` sends a start and returns; ``settle``
+    reads the pass's replies (so the supervisor starts one agent while the
+    next start is being sent).  One reader thread takes its packets: start
+    replies go to ``settle``, exits to the sink.  A supervisor that dies takes
     its agents with it: their groups are killed and their exits reported lost,
     and the next plain agent starts a new supervisor.
     """
@@ -193,6 +218,7 @@ class Supervised(LocalProcesses):
         self.early: list[tuple[str, int | None, float | None, str]] = []  # before a sink
         self.lock = threading.Lock()
         self.generation = 0  # supervisors started so far in this run
+        self.inflight: list[_Start] = []  # sent, reply not read yet (``settle``)
 
     # ---------------------------------------------------------------- jobs
     def submit(self, job: Job) -> Handle:
@@ -208,46 +234,88 @@ class Supervised(LocalProcesses):
         }
         data = json.dumps(request).encode()
         job.log_path.parent.mkdir(parents=True, exist_ok=True)
-        fds = [_memfd("prompt", job.stdin), safeopen.open_append(job.log_path, root=job.root)]
+        fds = [_memfd("prompt", job.stdin)]
         try:
+            fds.append(safeopen.open_append(job.log_path, root=job.root))
             if len(data) > 200 * 1024:  # too large for one packet: the spec in a memfd
                 fds.append(_memfd("spec", data))
                 data = b'{"op": "start", "spec_fd": true}'
-            # a supervisor that died between two agents (before it read this start)
-            # started nothing: the start goes to a new one, once
-            for _ in range(2):
-                handle = self._start(self._link(job.cwd, job.env), job.worker_id, data, fds)
-                if handle is not None:
-                    return handle
-            raise OSError(errno.EPIPE, "the agent supervisor died twice while starting it")
-        finally:
+            link = self._link(job.cwd, job.env)
+            handle = Handle(job.worker_id, 0, None, anchor=link.anchor)  # pid 0: no reply yet
+            start = _Start(job.worker_id, data, fds, link, handle)
+        except OSError:
             for fd in fds:
                 os.close(fd)
+            raise
+        self.inflight.append(start)
+        self._send_start(start)
+        return start.handle
 
-    def _start(self, link: _Link, worker_id: str, data: bytes, fds: list[int]) -> Handle | None:
-        """One start request; None when the supervisor died before it answered."""
-        handle = Handle(worker_id, 0, None, anchor=link.anchor)  # pid 0: not started yet
-        with self.lock:  # known before it can end: its exit may come before our reply
-            link.jobs[worker_id] = handle
-        reply: dict[str, Any] | None = None
+    def settle(self) -> dict[str, OSError]:
+        """The replies to the starts sent, in order (a supervisor answers in order).
+
+        A supervisor that died before it answered started nothing that survives
+        (``_lost``): the start goes to a new one, once.
+        """
+        failed: dict[str, OSError] = {}
+        inflight, self.inflight = self.inflight, []
         try:
-            rights = (socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))
-            link.sock.sendmsg([data], [rights])
-            reply = link.replies.get(timeout=REPLY_TIMEOUT_S)
-        except OSError:
-            reply = None  # EPIPE, ECONNRESET: it is gone (its reader says so too)
-        except queue.Empty:
-            with self.lock:
-                link.jobs.pop(worker_id, None)
-            raise OSError(errno.ETIMEDOUT, "the agent supervisor did not answer") from None
-        if reply is not None and reply.get("op") == "started":
-            return handle  # the reader filled in its pid and start time
+            for start in inflight:
+                reply = self._reply(start)
+                if reply is None:  # its supervisor died first: a new one, once
+                    self._lost(start.worker_id)
+                    if self.link is start.link:  # a failed send may come before its EOF
+                        self.link = None
+                    try:
+                        start.link = self._link(start.link.cwd, start.link.env)
+                    except OSError as exc:
+                        failed[start.worker_id] = exc
+                        continue
+                    self._send_start(start)
+                    reply = self._reply(start)
+                if reply is None:
+                    self._lost(start.worker_id)
+                    failed[start.worker_id] = OSError(errno.EPIPE, "the agent supervisor died")
+                elif reply.get("op") == "refused":
+                    failed[start.worker_id] = OSError(errno.ENOEXEC, str(reply.get("error")))
+                elif reply.get("op") != "started":
+                    failed[start.worker_id] = OSError(
+                        errno.ETIMEDOUT, "no answer from the agent supervisor"
+                    )
+        finally:
+            for start in inflight:
+                for fd in start.fds:
+                    os.close(fd)
+        return failed
+
+    def _send_start(self, start: _Start) -> None:
+        """Register, then send (its exit may be heard before its reply is read)."""
+        link = start.link
+        start.handle.anchor = link.anchor  # a retry: the new supervisor reports it
         with self.lock:
-            link.jobs.pop(worker_id, None)
-        if reply is not None:
-            raise OSError(errno.ENOEXEC, str(reply.get("error")))
-        self._lost(worker_id)  # should it have started before dying: no agent survives it
-        return None
+            link.jobs[start.worker_id] = start.handle
+        try:
+            rights = (socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", start.fds))
+            link.sock.sendmsg([start.data], [rights])
+            start.sent = True
+        except OSError:  # EPIPE, ECONNRESET: it is gone (its reader says so too)
+            start.sent = False
+
+    def _reply(self, start: _Start) -> dict[str, Any] | None:
+        """The answer to this start; None when its supervisor died before answering."""
+        link = start.link
+        reply: dict[str, Any] | None = None
+        if start.sent and not link.eof:
+            try:
+                reply = link.replies.get(timeout=REPLY_TIMEOUT_S)
+            except queue.Empty:
+                reply = {"op": "timeout"}
+            if reply is None:
+                link.eof = True  # the reader's last word: nothing more will come on it
+        if reply is None or reply.get("op") != "started":
+            with self.lock:
+                link.jobs.pop(start.worker_id, None)
+        return reply
 
     def poll(self, handle: Handle) -> int | None:
         if handle.anchor is None:
@@ -328,7 +396,8 @@ class Supervised(LocalProcesses):
         finally:
             theirs.close()
         self.generation += 1
-        link = _Link(proc, ours, (proc.pid, liveness.process_start_time(proc.pid)))
+        anchor = (proc.pid, liveness.process_start_time(proc.pid))
+        link = _Link(proc, ours, anchor, cwd, dict(env))
         self.link = link
         threading.Thread(
             target=self._read, args=(link,), name=f"supervisor-{proc.pid}", daemon=True

@@ -84,6 +84,7 @@ class LiveWorker:
     adopted: bool = False
     slot: int | None = None  # the lane it runs in (0..max_workers-1), for the report's timeline
     handle: Handle | None = None  # the backend's record of its job (None when adopted)
+    start_argv0: str = ""  # what was started (for a start that fails after its submit)
     # a plain agent's supervisor (pid, start time): while it lives, an agent whose pid
     # is gone may still be reported — its liveness anchor after an adoption
     anchor: tuple[int, float | None] | None = None
@@ -410,8 +411,15 @@ class WorkerPool:
         if claimed:
             self.owner.commit()  # no process starts before its claim is durable
         crash_point("record")
-        for live in claimed:
-            self._start(live, now)
+        # every start of the pass is sent before any is waited for: a supervisor
+        # starts the second agent while the executor sends it, not after a round trip
+        submitted = [(live, handle) for live in claimed if (handle := self._start(live, now))]
+        failed = self.host.backend.settle() if submitted else {}
+        for live, handle in submitted:
+            if live.worker_id in failed:
+                self._not_started(live, live.start_argv0, failed[live.worker_id], now)
+            else:
+                self._started(live, handle, now)
         # The committed claim (claimed_by, and the claimer's host, pid and start
         # time) is the record made before the process starts: after a crash
         # resume finds the worker by TEAMEXEC_WORKER_ID, or proves the claim
@@ -461,7 +469,8 @@ class WorkerPool:
         self.owner.emit(Event(EventKind.STATE_CORRUPT, "executor", text, task_id))
         self.owner.dirty.add(task_id)
 
-    def _start(self, live: LiveWorker, now: float) -> None:
+    def _start(self, live: LiveWorker, now: float) -> Handle | None:
+        """Submit the worker's job; None when it could not (the attempt has failed)."""
         spec = self.owner.specs[live.role]
         agent = self.owner.agent_for(live.role)
         kind, resume = self.owner.agents.command(live.role, self.owner.tasks[live.task_id])
@@ -518,16 +527,24 @@ class WorkerPool:
             stdin=stdin,
             report=report,
         )
+        live.start_argv0 = argv[0]
         try:
-            handle = self.host.backend.submit(job)
+            return self.host.backend.submit(job)
         except OSError as exc:
-            live.start_error = f"cannot start {argv[0]}: {os_error_line(exc)}"
-            self.owner.emit(Event(EventKind.WARNING, "executor", live.start_error, live.task_id))
-            if not self.owner.cwd.is_dir():  # a cause no retry can cure: fail now, no back-off
-                live.kill_reason = FailureKind.PERMANENT
-                live.start_error += f" (the agents' directory {self.owner.cwd} is missing)"
-            self.worker_exited(live.worker_id, None, now)  # counted as a failed attempt
-            return
+            self._not_started(live, argv[0], exc, now)
+            return None
+
+    def _not_started(self, live: LiveWorker, argv0: str, exc: OSError, now: float) -> None:
+        """The job could not start: a failed attempt, said why."""
+        live.start_error = f"cannot start {argv0}: {os_error_line(exc)}"
+        self.owner.emit(Event(EventKind.WARNING, "executor", live.start_error, live.task_id))
+        if not self.owner.cwd.is_dir():  # a cause no retry can cure: fail now, no back-off
+            live.kill_reason = FailureKind.PERMANENT
+            live.start_error += f" (the agents' directory {self.owner.cwd} is missing)"
+        self.worker_exited(live.worker_id, None, now)  # counted as a failed attempt
+
+    def _started(self, live: LiveWorker, handle: Handle, now: float) -> None:
+        """The job runs (its pid known): record it, watch for its end, say so."""
         crash_point("spawn")
         self.owner.trace("spawn", task=live.task_id, pid=handle.pid)
         self.owner.agents.spawned(live.role, live.worker_id, now)
