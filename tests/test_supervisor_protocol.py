@@ -211,3 +211,24 @@ def test_the_start_spec_may_travel_in_a_memfd(tmp_path, supervisor):
 @pytest.mark.parametrize(("status", "code"), [(0, 0), (3 << 8, 3), (signal.SIGKILL, 137)])
 def test_exit_codes_read_as_a_shell_reports_them(status, code):
     assert exit_code(status) == code
+
+
+def test_the_last_exit_of_a_supervisor_that_died_with_our_acks_unread_is_not_lost(tmp_path):
+    """The kernel answers ECONNRESET before the packets the peer sent before dying
+    (it had our ack unread): the reader reads on, and the exit is delivered."""
+    from teamexec.executor.host import Handle, Supervised, _Link
+
+    backend = Supervised()
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    link = _Link(proc, ours, (proc.pid, None), tmp_path, {})
+    link.jobs["w1"] = Handle("w1", 4_000_000, 1.0, anchor=link.anchor)
+    delivered: list[tuple] = []
+    backend.sink = lambda *args: delivered.append(args)
+    ours.sendmsg([b'{"op": "ack", "ids": []}'])  # never read: it dies first
+    theirs.sendmsg([json.dumps({"op": "exit", "id": "w1", "code": 0, "ts": 5.0}).encode()])
+    theirs.close()
+    backend._read(link)  # to EOF
+    ours.close()
+    assert delivered == [("w1", 0, 5.0, "")]  # its exit, not "its supervisor died"

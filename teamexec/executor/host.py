@@ -405,10 +405,14 @@ class Supervised(LocalProcesses):
         return link
 
     def _read(self, link: _Link) -> None:
-        """The reader thread: start replies to submit, exits to the sink, until EOF."""
+        """The reader thread: start replies to settle, exits to the sink, until EOF."""
         while True:
             try:
                 data = link.sock.recv(64 * 1024)
+            except ConnectionResetError:
+                # it died with our packets (acks) unread: the kernel says so first, and
+                # still holds what it sent before dying — its last exits: read on to EOF
+                continue
             except OSError:
                 data = b""
             if not data:

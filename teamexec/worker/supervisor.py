@@ -166,6 +166,8 @@ class Supervisor:
             data, ancdata, _flags, _addr = self.sock.recvmsg(
                 MAX_PACKET, socket.CMSG_SPACE(3 * _FDS), socket.MSG_CMSG_CLOEXEC
             )
+        except ConnectionResetError:
+            return  # the executor died with our packets unread: what it sent before comes next
         except OSError:
             data, ancdata = b"", []
         fds: list[int] = []
