@@ -207,3 +207,17 @@ def test_a_failed_append_leaves_no_torn_line(tmp_path, monkeypatch):
     journal.commit()  # the queued line is kept for the next try
     tail = read(paths.journal)
     assert tail is not None and sorted(tail.states) == ["A-001", "A-002"]
+
+
+def test_a_line_written_after_a_torn_tail_starts_on_a_line_of_its_own(tmp_path):
+    """A journal left torn by a crash mid-write keeps every later line readable."""
+    paths, _store = _session(tmp_path)
+    journal = _journaled_run(paths, "boot-A", _task("A-001"))
+    with open(paths.journal, "ab") as handle:
+        handle.write(b'{"id":"A-009","task":{"id":"A-0')  # the crash's fragment
+    later = Journal(paths.journal, root=paths.root, boot="boot-A")
+    later.record("A-002", _task("A-002").data)
+    later.commit()
+    tail = read(paths.journal)
+    assert tail is not None and sorted(tail.states) == ["A-001", "A-002"]
+    assert journal.commits == 1

@@ -32,7 +32,6 @@ overrides it (tests simulate a reboot with it).
 from __future__ import annotations
 
 import ctypes
-import errno
 import json
 import os
 import time
@@ -253,20 +252,14 @@ class Journal:
             }
             lines = [json.dumps(header, separators=(",", ":")), *lines]
         data = ("\n".join(lines) + "\n").encode("utf-8")
-        view = memoryview(data)
-        written = 0
         try:
-            while written < len(data):
-                count = os.write(fd, view[written:])
-                if count <= 0:
-                    raise OSError(errno.ENOSPC, "short write", str(self.path))  # ENOSPC
-                written += count
+            # never glued onto a torn tail (safeopen.append_to)
+            self._size = safeopen.append_to(fd, data, path=self.path)
         except OSError:
-            # never leave a torn line for the next append to glue onto
+            # whole lines or nothing: the only writer knows where its last line ended
             if os.fstat(fd).st_size != self._size:
                 os.ftruncate(fd, self._size)
             raise
-        self._size += len(data)
         self._queued = []
         self._unsynced = True
 
