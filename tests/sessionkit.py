@@ -18,6 +18,16 @@ from typing import Any
 
 AGENT = [sys.executable, str(Path(__file__).parent / "agents" / "script_agent.py")]
 REPO = Path(__file__).resolve().parent.parent
+# Two layers of overlapping pairs and a join: every crash and recovery test's
+# pipeline, small enough to run in a second, wide enough to run tasks in parallel.
+CRASH_GRAPH = {
+    "A-001": [],
+    "A-002": [],
+    "A-003": [],
+    "B-001": ["A-001", "A-002"],
+    "B-002": ["A-002", "A-003"],
+    "C-001": ["B-001", "B-002"],
+}
 
 
 def role_spec(role: str, prefix: str, **extra: Any) -> str:

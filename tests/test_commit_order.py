@@ -14,19 +14,13 @@ import json
 import os
 from typing import Any
 
+from sessionkit import CRASH_GRAPH
 from teamexec.core.schedule import PipelineState
 from teamexec.storage import messages as inbox
 from teamexec.storage.journal import parse
 from test_runner import Run
 
-GRAPH = {
-    "A-001": [],
-    "A-002": [],
-    "A-003": [],
-    "B-001": ["A-001", "A-002"],
-    "B-002": ["A-002", "A-003"],
-    "C-001": ["B-001", "B-002"],
-}
+GRAPH = CRASH_GRAPH
 
 
 class Watch:

@@ -15,17 +15,10 @@ import time
 
 import pytest
 
-from sessionkit import runs, start_teamexec, tasks, teamexec, write_session
+from sessionkit import CRASH_GRAPH, runs, start_teamexec, tasks, teamexec, write_session
 from teamexec.worker.crashpoints import POINTS
 
-GRAPH = {
-    "A-001": [],
-    "A-002": [],
-    "A-003": [],
-    "B-001": ["A-001", "A-002"],
-    "B-002": ["A-002", "A-003"],
-    "C-001": ["B-001", "B-002"],
-}
+GRAPH = CRASH_GRAPH
 RESUME_DEADLINE_S = 20  # seconds; a resume takes about one, the orphan timer is 300
 EXECUTOR_POINTS = [p for p in POINTS if not p.startswith(("worker-", "supervisor-"))]
 # a second pass too for the points every task meets, so the crash lands mid-pipeline

@@ -18,19 +18,12 @@ import signal
 import psutil
 import pytest
 
-from sessionkit import runs, start_teamexec, tasks, teamexec, wait_for, write_session
+from sessionkit import CRASH_GRAPH, runs, start_teamexec, tasks, teamexec, wait_for, write_session
 from teamexec.executor.engine import Engine, RunOptions
 from teamexec.storage.loader import load_session
 from teamexec.storage.paths import SessionPaths
 
-GRAPH = {
-    "A-001": [],
-    "A-002": [],
-    "A-003": [],
-    "B-001": ["A-001", "A-002"],
-    "B-002": ["A-002", "A-003"],
-    "C-001": ["B-001", "B-002"],
-}
+GRAPH = CRASH_GRAPH
 
 
 def _session(tmp_path):
