@@ -41,7 +41,7 @@ from teamexec.executor.options import PauseReason, RunOptions
 from teamexec.storage import safeopen
 from teamexec.storage.atomic import atomic_write
 from teamexec.storage.logtail import read_tail
-from teamexec.storage.paths import SessionPaths
+from teamexec.storage.paths import SessionPaths, real
 from teamexec.storage.store import TaskStore
 from teamexec.storage.trace import Trace
 from teamexec.worker.crashpoints import crash_point
@@ -507,8 +507,8 @@ class WorkerPool:
                 "role": live.role,
                 "task_id": live.task_id,
                 "attempt": live.attempt,
-                "inbox": str(self.owner.paths.inbox.resolve()),
-                "tmp": str(self.owner.paths.msg_tmp.resolve()),
+                "inbox": real(self.owner.paths.inbox),
+                "tmp": real(self.owner.paths.msg_tmp),
             }
         elif route in ("agent", "sh") and agent:  # no supervisor: the lean worker stands in
             argv = spawn.lean_worker_argv(
@@ -587,7 +587,7 @@ class WorkerPool:
         return build_prompt(
             role=spec.role,
             role_spec=str(self.owner.spec_paths.get(spec.role, self.owner.paths.root / spec.path)),
-            session=str(self.owner.paths.root.resolve()),
+            session=real(self.owner.paths.root),
             session_id=self.owner.session.session_id,
             team_name=self.owner.session.team_name,
             requirement=self.owner.session.task_description,

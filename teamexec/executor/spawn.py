@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -19,14 +18,14 @@ from pathlib import Path
 
 from teamexec.core.model import RoleSpec, Session
 from teamexec.storage import safeopen
-from teamexec.storage.paths import SessionPaths
+from teamexec.storage.paths import SessionPaths, real
 
 BUILTIN_WORKER: tuple[str, ...] = (sys.executable, "-m", "teamexec.worker")
 MAX_ENV_TEXT = 64 * 1024  # one environment string may not exceed 128 KiB on Linux
 
 
 def new_worker_id(role: str, task_id: str, attempt: int) -> str:
-    return f"{role}.{task_id}.a{attempt}.{secrets.token_hex(3)}"
+    return f"{role}.{task_id}.a{attempt}.{os.urandom(3).hex()}"
 
 
 def worker_env(
@@ -51,17 +50,17 @@ def worker_env(
         env["PATH"] = bindir + os.pathsep + path
     env.update(spec.env)
     env.update(
-        TEAMEXEC_SESSION=str(paths.root.resolve()),
+        TEAMEXEC_SESSION=real(paths.root),
         TEAMEXEC_SESSION_ID=session.session_id,
         TEAMEXEC_TEAM_NAME=session.team_name,
         TEAMEXEC_REQUIREMENT=session.task_description[:MAX_ENV_TEXT],
         TEAMEXEC_ROLE=spec.role,
-        TEAMEXEC_ROLE_SPEC=str(spec_path.resolve()),
+        TEAMEXEC_ROLE_SPEC=real(spec_path),
         TEAMEXEC_TASK_ID=task_id,
         TEAMEXEC_WORKER_ID=worker_id,
         TEAMEXEC_ATTEMPT=str(attempt),
-        TEAMEXEC_INBOX=str(paths.inbox.resolve()),
-        TEAMEXEC_TASK_LIST=str(paths.tasks.resolve()),
+        TEAMEXEC_INBOX=real(paths.inbox),
+        TEAMEXEC_TASK_LIST=real(paths.tasks),
         TEAMEXEC_INNER_LOOP="1" if spec.inner_loop else "0",
         TEAMEXEC_ROLES=json.dumps(sorted(session.roles)),
         TEAMEXEC_CWD=str(cwd),

@@ -120,6 +120,13 @@ RUNTIME_STATE = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=256)
+def real(path: Path) -> str:
+    """``path`` resolved, once per run: every spawn names the session's directories
+    to its worker by absolute path, and each ``resolve()`` is a walk of lstat calls."""
+    return str(path.resolve())
+
+
 def copy_definition(source: Path, target: Path) -> Path:
     """Copy a session's definition files (not its run state) into a new ``target``.
 
