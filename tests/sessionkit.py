@@ -89,6 +89,18 @@ def write_session(
     return root
 
 
+def crash_session(tmp_path: Path) -> Path:
+    """CRASH_GRAPH as a session whose agents take 50 ms, three at a time, with an
+    orphan timer (300 s) no crash test may wait for: recovery must be proven."""
+    behaviour = {t: {"sleep": 0.05} for t in CRASH_GRAPH}
+    return write_session(
+        tmp_path / "s",
+        CRASH_GRAPH,
+        behaviour=behaviour,
+        executor={"orphan_after_s": 300, "max_workers": 3},
+    )
+
+
 def teamexec(
     *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:

@@ -73,6 +73,19 @@ class Run:
         self.host.advance(seconds)
         return self.step()
 
+    def restarted(self) -> Engine:
+        """A second executor on the same session and host, reconciled: the one a
+        resume after a crash of the first would start."""
+        engine = Engine(
+            paths=self.paths,
+            session=load_session(self.paths.root),
+            options=self.engine.options,
+            emit=self.events.append,
+            host=self.host,
+        )
+        engine.apply_reconciliation(engine.plan(self.host.now), self.host.now)
+        return engine
+
     def task(self, task_id: str) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(self.paths.task_file(task_id).read_text())
         return data
@@ -317,16 +330,7 @@ def test_an_adopted_worker_that_is_gone_fails_its_attempt(tmp_path):
     run = Run(tmp_path / "s", {"A-001": []}, specs={"a": {"max_retries": 0}})
     run.step()
     worker = run.host.worker("A-001")
-    # a second executor (after a crash of the first) adopts the running worker
-    session = load_session(run.paths.root)
-    second = Engine(
-        paths=run.paths,
-        session=session,
-        options=run.engine.options,
-        emit=run.events.append,
-        host=run.host,
-    )
-    second.apply_reconciliation(second.plan(run.host.now), run.host.now)
+    second = run.restarted()  # after a crash of the first: it adopts the running worker
     assert second.running[worker.job.worker_id].adopted
     worker.code = -9  # it dies; no monitor watches an adopted worker: liveness tells
     outcome = step(second, [], run.host.now)

@@ -14,9 +14,7 @@ import signal
 
 from teamexec.core.model import Control
 from teamexec.core.schedule import PipelineState
-from teamexec.executor.engine import Engine
 from teamexec.executor.runner import step
-from teamexec.storage.loader import load_session
 from teamexec.worker.outbox import post
 from teamexec.worker.supervisor import build_report
 from test_runner import Run, control
@@ -117,14 +115,7 @@ def test_an_adopted_agent_gone_before_its_report_is_not_a_crash(tmp_path):
     agent = run.host.worker("A-001")
     agent.code = 0  # it ended; its supervisor (orphaned: no executor) is still writing
     agent.reported_exit = True
-    second = Engine(
-        paths=run.paths,
-        session=load_session(run.paths.root),
-        options=run.engine.options,
-        emit=run.events.append,
-        host=run.host,
-    )
-    second.apply_reconciliation(second.plan(run.host.now), run.host.now)
+    second = run.restarted()
     assert second.running[agent.job.worker_id].adopted
     assert step(second, [], run.host.now) is None
     assert run.task("A-001")["status"] == "in_progress"  # not judged crashed
@@ -147,14 +138,7 @@ def test_an_agent_whose_supervisor_is_gone_too_is_interrupted_at_resume(tmp_path
     agent.reported_exit = True
     assert run.host.supervisor_pid is not None
     run.host.procs[run.host.supervisor_pid].code = -9
-    second = Engine(
-        paths=run.paths,
-        session=load_session(run.paths.root),
-        options=run.engine.options,
-        emit=run.events.append,
-        host=run.host,
-    )
-    second.apply_reconciliation(second.plan(run.host.now), run.host.now)
+    second = run.restarted()
     assert "A-001 interrupted" in run.text()  # no one is left to report it
     step(second, [], run.host.now)
     assert run.host.worker("A-001").job.env["TEAMEXEC_ATTEMPT"] == "2"

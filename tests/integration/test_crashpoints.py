@@ -15,7 +15,14 @@ import time
 
 import pytest
 
-from sessionkit import CRASH_GRAPH, runs, start_teamexec, tasks, teamexec, write_session
+from sessionkit import (
+    CRASH_GRAPH,
+    crash_session,
+    runs,
+    start_teamexec,
+    tasks,
+    teamexec,
+)
 from teamexec.worker.crashpoints import POINTS
 
 GRAPH = CRASH_GRAPH
@@ -35,16 +42,6 @@ EVERY_TASK = (
 CASES = [f"{p}:1" for p in EXECUTOR_POINTS] + [f"{p}:3" for p in EVERY_TASK]
 
 
-def _session(tmp_path):
-    behaviour = {t: {"sleep": 0.05} for t in GRAPH}
-    return write_session(
-        tmp_path / "s",
-        GRAPH,
-        behaviour=behaviour,
-        executor={"orphan_after_s": 300, "max_workers": 3},
-    )
-
-
 def _assert_exactly_once(root):
     state = tasks(root)
     assert {t: s["status"] for t, s in state.items()} == dict.fromkeys(GRAPH, "completed")
@@ -59,7 +56,7 @@ def _assert_exactly_once(root):
 
 @pytest.mark.parametrize("crash_at", CASES, ids=CASES)
 def test_resume_after_a_crash_at_each_point_runs_every_task_once_in_seconds(tmp_path, crash_at):
-    root = _session(tmp_path)
+    root = crash_session(tmp_path)
     proc = start_teamexec("run", str(root), env={"TEAMEXEC_CRASH_AT": crash_at})
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL, (proc.returncode, out, err)
@@ -73,7 +70,7 @@ def test_resume_after_a_crash_at_each_point_runs_every_task_once_in_seconds(tmp_
 
 def test_a_worker_killed_after_reporting_loses_nothing(tmp_path):
     """worker-report: every worker dies by SIGKILL right after its report is in the inbox."""
-    root = _session(tmp_path)
+    root = crash_session(tmp_path)
     started = time.monotonic()
     result = teamexec("run", str(root), env={"TEAMEXEC_CRASH_AT": "worker-report"}, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -90,7 +87,7 @@ def test_a_supervisor_killed_before_reporting_an_exit_fails_that_attempt_only(tm
     runs twice: a completion that was never reported is not known).  The agents
     it still ran are killed and retried too; every task completes.
     """
-    root = _session(tmp_path)
+    root = crash_session(tmp_path)
     started = time.monotonic()
     result = teamexec(
         "run",

@@ -18,22 +18,20 @@ import signal
 import psutil
 import pytest
 
-from sessionkit import CRASH_GRAPH, runs, start_teamexec, tasks, teamexec, wait_for, write_session
+from sessionkit import (
+    CRASH_GRAPH,
+    crash_session,
+    runs,
+    start_teamexec,
+    tasks,
+    teamexec,
+    wait_for,
+)
 from teamexec.executor.engine import Engine, RunOptions
 from teamexec.storage.loader import load_session
 from teamexec.storage.paths import SessionPaths
 
 GRAPH = CRASH_GRAPH
-
-
-def _session(tmp_path):
-    behaviour = {t: {"sleep": 0.05} for t in GRAPH}
-    return write_session(
-        tmp_path / "s",
-        GRAPH,
-        behaviour=behaviour,
-        executor={"orphan_after_s": 300, "max_workers": 3},
-    )
 
 
 def _power_cut(root, session_before: bytes) -> None:
@@ -66,7 +64,7 @@ def _workers_of(root) -> list[int]:
 
 @pytest.mark.parametrize("point", ["committed:3", "committed:5", "message:3", "claim:4"])
 def test_after_a_power_cut_the_journal_replays_and_every_task_runs_once(tmp_path, point):
-    root = _session(tmp_path)
+    root = crash_session(tmp_path)
     before = (root / "team-session.json").read_bytes()
     _crash(root, point)
     journal = (root / ".teamexec.journal").read_bytes()
@@ -85,7 +83,7 @@ def test_after_a_power_cut_the_journal_replays_and_every_task_runs_once(tmp_path
 
 def test_without_the_replay_the_same_cut_would_run_tasks_twice(tmp_path):
     """The control for the test above: the simulated cut does lose completions."""
-    root = _session(tmp_path)
+    root = crash_session(tmp_path)
     before = (root / "team-session.json").read_bytes()
     _crash(root, "committed:5")
     _power_cut(root, before)
@@ -96,7 +94,7 @@ def test_without_the_replay_the_same_cut_would_run_tasks_twice(tmp_path):
 
 
 def test_check_is_exact_while_a_replay_is_pending_and_writes_nothing(tmp_path):
-    root = _session(tmp_path)
+    root = crash_session(tmp_path)
     before = (root / "team-session.json").read_bytes()
     _crash(root, "committed:5")
     journal = (root / ".teamexec.journal").read_bytes()
@@ -117,7 +115,7 @@ def test_check_is_exact_while_a_replay_is_pending_and_writes_nothing(tmp_path):
 
 
 def test_a_run_leaves_the_journal_checkpointed(tmp_path):
-    root = _session(tmp_path)
+    root = crash_session(tmp_path)
     result = teamexec("run", str(root))
     assert result.returncode == 0, result.stdout + result.stderr
     assert (root / ".teamexec.journal").read_bytes() == b""
@@ -132,7 +130,7 @@ def _files(root):
 
 
 def test_reconciling_a_reconciled_session_changes_nothing_byte_for_byte(tmp_path):
-    root = _session(tmp_path)
+    root = crash_session(tmp_path)
     before = (root / "team-session.json").read_bytes()
     _crash(root, "committed:5")
     _power_cut(root, before)
@@ -160,7 +158,7 @@ def test_reconciling_a_reconciled_session_changes_nothing_byte_for_byte(tmp_path
 
 
 def test_a_reset_after_a_power_cut_replays_first_and_is_never_undone(tmp_path):
-    root = _session(tmp_path)
+    root = crash_session(tmp_path)
     before = (root / "team-session.json").read_bytes()
     _crash(root, "committed:5")
     committed = {}
