@@ -116,10 +116,6 @@ def remaining_paths(
     return ranks
 
 
-def weight_of(task: Task, weights: Mapping[str, float], unknown: float = UNKNOWN_S) -> float:
-    return weights.get(task.owner or "", unknown)
-
-
 def moved(used: Mapping[str, float], now: Mapping[str, float], drift: float = DRIFT) -> bool:
     """Did a role appear, vanish, or move its mean by more than ``drift`` since ``used``?"""
     if used.keys() != now.keys():
