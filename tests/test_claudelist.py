@@ -20,6 +20,20 @@ def _entries(directory: Path) -> dict[str, dict]:
     return {p.name: json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))}
 
 
+def _design() -> Task:
+    """DESIGN-001 as teamexec holds it: pending, waiting on RESEARCH-001."""
+    return Task(
+        {
+            "id": "DESIGN-001",
+            "subject": "DESIGN-001",
+            "status": "pending",
+            "owner": "designer",
+            "blockedBy": ["RESEARCH-001"],
+            "blocks": [],
+        }
+    )
+
+
 def test_the_numeric_layout_is_detected(tmp_path):
     claude_list(tmp_path / "c", tmp_path / "s")
     (tmp_path / "t").mkdir()
@@ -53,16 +67,7 @@ def test_missing_tasks_are_created_as_claude_would_and_nothing_foreign_is_touche
     (directory / ".highwatermark").write_text("7")
     tracker = (directory / "1.json").read_bytes()
     store = ClaudeList(directory, subjects=FIVE)
-    design = Task(
-        {
-            "id": "DESIGN-001",
-            "subject": "DESIGN-001",
-            "status": "pending",
-            "owner": "designer",
-            "blockedBy": ["RESEARCH-001"],
-            "blocks": [],
-        }
-    )
+    design = _design()
     impl = Task(
         {
             "id": "IMPL-001",
@@ -127,16 +132,7 @@ def test_the_mirror_lists_only_open_blockers(tmp_path):
             "blocks": ["DESIGN-001"],
         }
     )
-    design = Task(
-        {
-            "id": "DESIGN-001",
-            "subject": "DESIGN-001",
-            "status": "pending",
-            "owner": "designer",
-            "blockedBy": ["RESEARCH-001"],
-            "blocks": [],
-        }
-    )
+    design = _design()
     store.write_many([design, research])
     assert _entries(tmp_path / "m")["2.json"]["blockedBy"] == ["1"]
     store.write_many([research.evolve(status="completed"), design])

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from factories import make_task
 from fakehost import FakeHost
 from sessionkit import write_session
 from teamexec.core.events import Event, EventKind
@@ -222,19 +223,11 @@ def test_a_worker_that_cannot_start_is_a_crashed_attempt(tmp_path):
 def test_a_young_orphan_is_judged_again_when_it_comes_of_age(tmp_path):
     def orphan(root: Path) -> None:  # claimed by a coordinator, no worker recorded
         (root / "tasks").mkdir()
-        task = {
-            "id": "A-001",
-            "subject": "A-001",
-            "status": "in_progress",
-            "owner": "a",
-            "blockedBy": [],
-            "metadata": {
-                "attempts": 1,
-                "claimed_by": "someone-else",
-                "updated_at": iso(FakeHost().now - 50),
-            },
-        }
-        (root / "tasks" / "A-001.json").write_text(json.dumps(task))
+        updated = iso(FakeHost().now - 50)
+        task = make_task(
+            "A-001", "in_progress", claimed_by="someone-else", attempts=1, updated_at=updated
+        )
+        (root / "tasks" / "A-001.json").write_text(json.dumps(task.data))
 
     run = Run(tmp_path / "s", {"A-001": []}, executor={"orphan_after_s": 60}, before=orphan)
     assert run.step() is None

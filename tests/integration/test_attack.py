@@ -12,6 +12,7 @@ import time
 import pytest
 import typer
 
+from factories import make_task
 from sessionkit import runs, start_teamexec, tasks, teamexec, wait_for, write_session
 
 
@@ -252,15 +253,8 @@ def test_a_foreign_process_named_in_active_workers_is_never_adopted_or_signalled
         ]
         (root / "team-session.json").write_text(json.dumps(session))
         (root / "tasks").mkdir()
-        task = {
-            "id": "A-001",
-            "subject": "A-001",
-            "status": "in_progress",
-            "owner": "a",
-            "blockedBy": [],
-            "metadata": {"attempts": 1, "claimed_by": wid},
-        }
-        (root / "tasks" / "A-001.json").write_text(json.dumps(task))
+        task = make_task("A-001", "in_progress", attempts=1, claimed_by=wid)
+        (root / "tasks" / "A-001.json").write_text(json.dumps(task.data))
         result = teamexec("resume", str(root), timeout=60)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "adopted" not in result.stdout
