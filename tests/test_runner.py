@@ -26,9 +26,11 @@ from teamexec.core.model import Control, iso, parse_iso
 from teamexec.core.schedule import PipelineState
 from teamexec.executor.engine import Engine, Outcome, PauseReason, RunOptions
 from teamexec.executor.monitor import Wake, WakeKind
-from teamexec.executor.runner import _wait, run_loop, step
+from teamexec.executor.runner import SESSION_REFRESH_S, _wait, next_wake_at, run_loop, step
+from teamexec.storage.journal import read_tasks
 from teamexec.storage.loader import load_session
 from teamexec.storage.paths import SessionPaths
+from teamexec.storage.store import TaskStore
 from teamexec.worker.outbox import make_message, post
 
 
@@ -88,6 +90,12 @@ class Run:
         return engine
 
     def task(self, task_id: str) -> dict[str, Any]:
+        """The task as ``check`` sees it: its view, or the state journaled ahead of it."""
+        tasks, _problems = read_tasks(TaskStore(self.paths.tasks), self.paths)
+        return dict(tasks[task_id].data)
+
+    def view(self, task_id: str) -> dict[str, Any]:
+        """The task file itself (written up to a second after the journal while running)."""
         data: dict[str, Any] = json.loads(self.paths.task_file(task_id).read_text())
         return data
 
@@ -186,6 +194,36 @@ def test_a_worker_that_ignores_sigterm_gets_sigkill_after_the_grace_period(tmp_p
     outcome = run.step()
     assert outcome is not None and outcome.state is PipelineState.FAILED
     assert run.task("A-001")["metadata"]["last_error"]["kind"] == "timeout"
+
+
+def test_views_follow_the_journal_within_a_second_and_exactly_at_the_end(tmp_path):
+    """Issue 15: a task's view is written in the next flush, at most a second after
+    its state was journaled, and every view is exact once the run is over."""
+    run = Run(tmp_path / "s", {"A-001": [], "B-001": ["A-001"], "C-001": ["B-001"]})
+    run.step()  # the first pass writes the session file, and the views with it
+    assert run.view("A-001")["status"] == "in_progress"
+    run.report("A-001")
+    run.host.exit("A-001", 0)
+    run.step()  # within the same second: B-001 claimed, both journaled only
+    assert run.task("A-001")["status"] == "completed"
+    assert run.task("B-001")["status"] == "in_progress"
+    assert run.view("A-001")["status"] == "in_progress"
+    assert run.view("B-001")["status"] == "pending"
+    assert run.engine.store.owed == 2
+    assert next_wake_at(run.engine, run.host.time()) <= run.host.time() + SESSION_REFRESH_S
+    run.advance(SESSION_REFRESH_S)
+    assert run.engine.store.owed == 0
+    assert run.view("A-001")["status"] == "completed"
+    assert run.view("B-001")["status"] == "in_progress"
+    run.report("B-001")
+    run.host.exit("B-001", 0)
+    run.step()
+    run.report("C-001")
+    run.host.exit("C-001", 0)
+    outcome = run.step()  # the end comes within the second: nothing may stay owed
+    assert outcome is not None and outcome.state is PipelineState.COMPLETE
+    assert {run.view(t)["status"] for t in ("A-001", "B-001", "C-001")} == {"completed"}
+    assert run.paths.journal.read_bytes() == b""  # checkpointed
 
 
 def test_a_crash_backs_off_then_runs_the_next_attempt(tmp_path):

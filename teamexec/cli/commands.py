@@ -45,7 +45,7 @@ from teamexec.executor.preflight import agent_issues
 from teamexec.storage import safeopen
 from teamexec.storage.atomic import atomic_write, dump_json
 from teamexec.storage.claudelist import ClaudeList, mirror_dir, open_task_store
-from teamexec.storage.journal import Journal, boot_id, overlay_journal, recover
+from teamexec.storage.journal import Journal, boot_id, read_tasks, recover
 from teamexec.storage.layout import layout_issues
 from teamexec.storage.loader import MAX_JSON_BYTES, SessionLoader, load_session
 from teamexec.storage.lock import ExecutorLock, lock_holder
@@ -385,9 +385,9 @@ def check(session_path: Path, *, task_list: Path | None, cli_agent: str | None) 
     if broken:
         raise InvalidSession(broken)
     store = open_task_store(paths.tasks, subjects=set(session.graph))
-    tasks, problems = store.read_all() if paths.tasks.is_dir() else ({}, [])
-    # exact while a replay is pending (a power cut stopped a run): the journal's states
-    tasks, problems = overlay_journal(paths, tasks, problems)
+    # exact while a run goes on (views lag the journal by up to a second) and
+    # after a power cut: the journal's states over the views
+    tasks, problems = read_tasks(store, paths)
     if problems:
         raise InvalidSession(problems)
     options = RunOptions(cli_agent=cli_agent)

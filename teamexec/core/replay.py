@@ -1,14 +1,19 @@
-"""Which journaled task states go back over the task files after a power loss (issue 15).
+"""Which journaled task states go back over the task files after a crash (issue 15).
 
 The executor's journal (storage/journal.py) is its durable record; the task
-files are write-through views, renamed into place but not fsynced.  After an
-executor crash on the same boot the page cache survived and every view is at
-least as new as the journal: nothing to replay.  After a power loss (another
-boot) a view may be older than its last committed state, or missing, or
-damaged: the journal's last state of each task goes back over it — except
-over a view that says ``completed`` when the journal does not, because a
-completion is never lost (PROTOCOL §8) and may have come from elsewhere (an
-agent's TaskUpdate in a Claude list written as the task store).
+files are views, renamed into place but not fsynced.  Most views are written
+in batches, at most a second after their state was journaled (``lag``); the
+rest (tasks an inner-loop worker may claim, a Claude list as the task store)
+are written through, before their journal line.  After an executor crash on
+the same boot the page cache survived: the written-through views are at least
+as new as the journal, and only the lagging states go back over their views.
+After a power loss (another boot) any view may be older than its last
+committed state, or missing, or damaged: every task's last journaled state
+goes back.  Either way, never over a view that says ``completed`` when the
+journal does not, because a completion is never lost (PROTOCOL §8) and may
+have come from elsewhere (an agent's TaskUpdate in a Claude list written as
+the task store), and never over a view stamped later than the state (someone
+else wrote the file after the executor's last word on it).
 
 Pure: the caller reads the views and the journal and writes the result.
 """
@@ -16,10 +21,11 @@ Pure: the caller reads the views and the journal and writes the result.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from teamexec.core.model import Task, TaskStatus
+from teamexec.core.timestamps import parse_iso
 
 
 def replay_due(journal_boot: str | None, this_boot: str) -> bool:
@@ -36,22 +42,39 @@ def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
-def replay_plan(
-    views: Mapping[str, Task], journaled: Mapping[str, Mapping[str, Any]]
-) -> dict[str, Task]:
-    """The tasks to write over their views: each task's last journaled state, unless
-    the view already holds it or the view is ``completed`` and the state is not.
+def _stamp(data: Mapping[str, Any]) -> float | None:
+    meta = data.get("metadata")
+    return parse_iso(meta.get("updated_at")) if isinstance(meta, Mapping) else None
 
-    A task with no readable view (lost or damaged by the power cut) gets its state.
+
+def _later(view: Mapping[str, Any], state: Mapping[str, Any]) -> bool:
+    """The view was stamped after the state: written by someone after the executor."""
+    view_at, state_at = _stamp(view), _stamp(state)
+    return view_at is not None and state_at is not None and view_at > state_at
+
+
+def replay_plan(
+    views: Mapping[str, Task],
+    journaled: Mapping[str, Mapping[str, Any]],
+    *,
+    only: Collection[str] | None = None,
+) -> dict[str, Task]:
+    """The tasks to write over their views: each task's last journaled state (of the
+    tasks in ``only``, when given), unless the view already holds it, the view is
+    ``completed`` and the state is not, or the view is stamped later.
+
+    A task with no readable view (not written yet, lost or damaged) gets its state.
     """
     plan: dict[str, Task] = {}
     done = TaskStatus.COMPLETED.value
     for task_id, state in journaled.items():
+        if only is not None and task_id not in only:
+            continue
         view = views.get(task_id)
         if view is not None:
             if view.status is TaskStatus.COMPLETED and state.get("status") != done:
                 continue  # completion is never lost
-            if _same(view.data, state):
+            if _same(view.data, state) or _later(view.data, state):
                 continue
         plan[task_id] = Task(dict(state))
     return plan

@@ -61,7 +61,7 @@ from teamexec.executor.shared import SharedFiles
 from teamexec.storage import messages as inbox
 from teamexec.storage import safeopen
 from teamexec.storage.atomic import atomic_write
-from teamexec.storage.claudelist import open_task_store
+from teamexec.storage.claudelist import ClaudeList, open_task_store
 from teamexec.storage.journal import CHECKPOINT_BYTES, Journal, boot_id, overlay_journal
 from teamexec.storage.loader import MAX_SPEC_BYTES
 from teamexec.storage.paths import SessionPaths
@@ -110,7 +110,7 @@ class Engine:
         self.emit = emit
         self.host: Host = host or LocalHost()  # every clock and OS effect goes through it
         self.store = open_task_store(paths.tasks, subjects=set(session.graph))
-        # the durable record: task files become write-through views (storage/journal.py)
+        # the durable record: task files become views of it (storage/journal.py)
         self.journal = Journal(paths.journal, root=paths.root, boot=boot_id(options.env))
         self.store.journal = self.journal
         self.removable: list[str] = []  # inbox files whose effect awaits the pass's commit
@@ -365,6 +365,25 @@ class Engine:
         for role in self.specs:
             self._snapshot(role)
         self.commit()  # reconcile's task writes and its inbox removals: one fdatasync
+        if not isinstance(self.store, ClaudeList):  # Claude agents read and claim that list
+            # reconcile's result is on disk as views; from here on most views lag
+            self.store.lag = self._view_may_lag
+
+    def _view_may_lag(self, task_id: str) -> bool:
+        """Whether this task's view may be written up to a second after its state
+        is journaled (issue 15): not when an inner-loop worker may claim it.
+
+        An inner-loop worker (``claim_next``, another process) claims the ready
+        tasks of its role from the files, so their views must show the
+        executor's own claims at once.  Every other task is claimed by the
+        executor alone; its view batches the states of the last second into one
+        write (one file creation where the write-through view made three).
+        """
+        task = self.tasks.get(task_id)
+        if task is None or task.owner is None:
+            return False
+        spec = self.specs.get(task.owner)
+        return spec is not None and not spec.inner_loop
 
     def _adopt(self, entry: Mapping[str, Any], now: float) -> None:
         wid = str(entry["worker_id"])
@@ -652,6 +671,7 @@ class Engine:
         need no fdatasync of their own; the settled inbox files go after it.
         """
         self.flush_tasks()
+        self.store.flush_views()  # exact views before the journal that covers them goes
         self.journal.checkpoint((self.paths.tasks, self.paths.root))
         self._remove_settled()
         self.pool.acknowledge()
@@ -660,6 +680,11 @@ class Engine:
         for name in self.removable:
             inbox.remove(self.paths, name)
         self.removable = []
+
+    def flush_views(self) -> None:
+        """Write the views owed since the last flush (their states are committed)."""
+        self.journal.commit()
+        self.store.flush_views()
 
     def flush_tasks(self) -> None:
         if self.dirty:

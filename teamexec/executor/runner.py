@@ -124,7 +124,9 @@ def step(engine: Engine, wakes: Iterable[Wake], now: float) -> Outcome | None:
     if state is PipelineState.RUNNING:
         # counters, completed_tasks and pids: at most once a second, not fsynced.
         # The task files are the truth and resume recomputes all of these.
+        # The task views owed (journaled, not written) go with them.
         if now - engine.session_written_at >= SESSION_REFRESH_S:
+            engine.flush_views()
             engine.flush_session(durable=False)
         return None
     engine.flush_session(status=None if state is PipelineState.COMPLETE else SessionStatus.PAUSED)
@@ -171,7 +173,8 @@ def run_loop(engine: Engine) -> Outcome:
                 _abort(engine, exc)
             if outcome is not None:
                 return outcome
-            wakes = _wait(monitor, engine.pool.deadline(engine.host.time()), engine.host.time())
+            now = engine.host.time()
+            wakes = _wait(monitor, next_wake_at(engine, now), now)
     except BaseException:
         # a bug: still never leave workers behind that nobody watches
         with contextlib.suppress(Exception):
@@ -220,6 +223,15 @@ def _watch(engine: Engine, monitor: Monitor) -> None:
     monitor.watch(engine.paths.msg, WakeKind.LOG)
     if engine.shared.claude_list is not None:
         monitor.watch(engine.shared.claude_list.directory, WakeKind.CLAUDE)
+
+
+def next_wake_at(engine: Engine, now: float) -> float:
+    """When the loop must wake with no event: the pool's timers, and the flush of
+    owed task views (at most a second after their states were journaled)."""
+    until = engine.pool.deadline(now)
+    if engine.store.owed:
+        until = min(until, engine.session_written_at + SESSION_REFRESH_S)
+    return until
 
 
 def _wait(monitor: Monitor, until: float, now: float) -> list[Wake]:

@@ -1,28 +1,31 @@
 """The executor's journal: group commit of task states (issue 15).
 
 ``<session>/.teamexec.journal`` is the executor's durable record.  The task
-files stay write-through views — replaced atomically (temporary file and
-rename under ``tasks/.lock``) at the moment of the change, so every reader
-(``check``, an inner-loop worker's ``claim_next``, Claude, a user) sees the
-current state — but neither the file nor the directory is fsynced.  Each
-state written is also queued here as one line, and ``commit`` appends the
-queued lines with one ``write`` and one ``fdatasync``: one fsync per executor
-pass instead of about six per task.  The executor commits before anything
-irreversible that depends on a state (a process start after its claim, an
-inbox file's removal after its effect, the end of the run).
+files are views, replaced atomically (temporary file and rename under
+``tasks/.lock``) but neither file nor directory fsynced.  Most views lag
+(round 2): the store queues the state here with ``lag`` and writes the view
+in the next batch, at most a second later; the views that others claim from
+(inner-loop roles, a Claude list) are written through at the change.
+``commit`` appends the queued lines with one ``write`` and one
+``fdatasync``: one fsync per executor pass instead of about six per task.
+The executor commits before anything irreversible that depends on a state
+(a process start after its claim, an inbox file's removal after its effect,
+the end of the run).
 
 Layout, JSON lines: a header ``{"journal": 1, "boot_id": ..., "created_at":
 ..., "pid": ...}`` (written by the first commit into an empty file), then one
-``{"id": <task id>, "task": <the whole task object>}`` per written state.
-Later lines win.  A torn last line (a power cut mid-append) is ignored.
+``{"id": <task id>, "task": <the whole task object>}`` per state, with
+``"lag": true`` when its view is written later.  Later lines win.  A torn
+last line (a power cut mid-append) is ignored.
 
 Recovery (``recover``, under the executor lock, before reconcile): same boot
-(an executor crash: the page cache survived, the views are at least as new
-as the journal) — nothing to replay; another boot (a power cut) — each
-task's last state is written over its view (core/replay.py decides, never
-over a completed view).  Then a checkpoint: ``syncfs`` of the file systems
-holding the views, and the journal truncated (and that fdatasynced), so the
-journal never grows across runs.  The executor checkpoints again at the end
+(an executor crash: the page cache survived, the written-through views are
+at least as new as the journal) — the lagging states are written over their
+views; another boot (a power cut) — every task's last state is
+(core/replay.py decides: never over a completed view, nor one stamped
+later).  Then a checkpoint: ``syncfs`` of the file systems holding the
+views, and the journal truncated (and that fdatasynced), so the journal
+never grows across runs.  The executor checkpoints again at the end
 of every run, pause and stop.
 
 The boot id comes from /proc/sys/kernel/random/boot_id; ``TEAMEXEC_BOOT_ID``
@@ -72,12 +75,15 @@ class Tail:
     boot_id: str | None  # None: no readable header
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
     size: int = 0
+    # the tasks whose last state was journaled ahead of its view (``record(lag=True)``)
+    lagging: frozenset[str] = frozenset()
 
 
 def parse(raw: bytes) -> Tail:
     """The journal's content; lines that do not parse (a torn last line) are skipped."""
     boot: str | None = None
     states: dict[str, dict[str, Any]] = {}
+    lagging: set[str] = set()
     end = raw.rfind(b"\n")
     for line in raw[: end + 1].split(b"\n") if end >= 0 else ():
         if not line.strip():
@@ -100,7 +106,11 @@ def parse(raw: bytes) -> Tail:
             and task.get("id") == task_id
         ):
             states[task_id] = task
-    return Tail(boot, states, len(raw))
+            if record.get("lag") is True:
+                lagging.add(task_id)
+            else:
+                lagging.discard(task_id)
+    return Tail(boot, states, len(raw), frozenset(lagging))
 
 
 def read(path: Path, *, root: Path | None = None) -> Tail | None:
@@ -142,15 +152,38 @@ def header_boot(path: Path, *, root: Path | None = None) -> tuple[bool, str | No
 def pending_replay(
     path: Path, *, root: Path | None = None, boot: str | None = None
 ) -> dict[str, dict[str, Any]]:
-    """The journaled states a recovery would replay (empty when none is due)."""
-    this_boot = boot_id() if boot is None else boot
-    present, journal_boot = header_boot(path, root=root)
-    if not present or not replay_due(journal_boot, this_boot):
+    """The journaled states a recovery would consider (empty when none is due).
+
+    Another boot: every task's last state.  This boot (a run going on, or an
+    executor killed): the states journaled ahead of their views (``lag``).
+    ``replay_plan`` then decides which of them go over their views.
+    """
+    present, _journal_boot = header_boot(path, root=root)
+    if not present:
         return {}
     tail = read(path, root=root)
     if tail is None or not tail.states:
         return {}
-    return tail.states if replay_due(tail.boot_id, this_boot) else {}
+    return _due_states(tail, boot_id() if boot is None else boot)
+
+
+def _due_states(tail: Tail, this_boot: str) -> dict[str, dict[str, Any]]:
+    if replay_due(tail.boot_id, this_boot):
+        return tail.states
+    return {t: tail.states[t] for t in tail.lagging}
+
+
+def generation(path: Path, *, root: Path | None = None) -> tuple[int, bytes]:
+    """(size, first bytes) of the journal: a lock-free reader that sees either
+    shrink or change between two looks knows a checkpoint came in between."""
+    try:
+        fd = safeopen.open_read(path, root=root)
+    except FileNotFoundError:
+        return 0, b""
+    try:
+        return os.fstat(fd).st_size, os.pread(fd, HEADER_BYTES, 0).partition(b"\n")[0]
+    finally:
+        os.close(fd)
 
 
 _libc: Any = None
@@ -222,9 +255,12 @@ class Journal:
         """Lines queued or written but not yet fdatasynced."""
         return bool(self._queued) or self._unsynced
 
-    def record(self, task_id: str, data: Mapping[str, Any]) -> None:
-        """Queue one task state (the whole object, as the view holds it)."""
-        line = {"id": task_id, "task": data}
+    def record(self, task_id: str, data: Mapping[str, Any], *, lag: bool = False) -> None:
+        """Queue one task state (the whole object).  ``lag``: its view is written
+        later (a recovery on this boot puts it back over an older view)."""
+        line: dict[str, Any] = {"id": task_id, "task": data}
+        if lag:
+            line["lag"] = True
         self._queued.append(json.dumps(line, ensure_ascii=False, separators=(",", ":")))
 
     def _open(self) -> int:
@@ -310,18 +346,21 @@ class Journal:
 
 
 def recover(journal: Journal, store: TaskStore, *, directories: Iterable[Path]) -> dict[str, Any]:
-    """Replay a journal left by another boot, then checkpoint; what was replayed.
+    """Replay what a journal holds beyond the views, then checkpoint; what was replayed.
 
-    Called under the executor lock, before reconcile reads the task files.
-    ``store`` writes the replayed views (made durable by the checkpoint).
+    Called under the executor lock, before reconcile reads the task files:
+    the lagging states of this boot's journal, every state of another boot's
+    (core/replay.py).  ``store`` writes the replayed views (made durable by
+    the checkpoint).
     """
     tail = read(journal.path, root=journal.root)
     if tail is None:
         return {}
     replayed: dict[str, Any] = {}
-    if tail.states and replay_due(tail.boot_id, journal.boot):
+    due = _due_states(tail, journal.boot)
+    if due:
         views, _problems = store.read_all()  # a damaged view is replaced when journaled
-        plan = replay_plan(views, tail.states)
+        plan = replay_plan(views, due)
         saved, store.journal = store.journal, None
         durable, store.durable = store.durable, False
         try:
@@ -340,11 +379,11 @@ def overlay_journal(
     *,
     boot: str | None = None,
 ) -> tuple[dict[str, Task], list[Issue]]:
-    """The task files as a pending replay would leave them (for ``check`` and a dry run).
+    """The task files as a replay would leave them (for ``check`` and a dry run).
 
-    Lock-free and read-only: when the journal was left by another boot, each
-    task's replayed state replaces its view, and a damaged view that the
-    replay replaces is no problem any more.  Same boot, or no journal: as read.
+    Lock-free and read-only: while a run goes on, the states journaled ahead
+    of their views; after a power cut, every journaled state (core/replay.py
+    decides).  A damaged view that the replay replaces is no problem any more.
     """
     states = pending_replay(paths.journal, root=paths.root, boot=boot)
     if not states:
@@ -354,6 +393,25 @@ def overlay_journal(
     merged.update(plan)
     kept = [i for i in problems if not _names_task(i.path, plan)]
     return merged, kept
+
+
+def read_tasks(store: TaskStore, paths: SessionPaths) -> tuple[dict[str, Task], list[Issue]]:
+    """The tasks as the executor knows them, lock-free: the views overlaid with
+    the states journaled ahead of them (``overlay_journal``).
+
+    The journal is read after the views: it only grows between checkpoints, so
+    it holds every state a view read a moment earlier could lag.  A checkpoint
+    in between (views flushed, journal emptied) shows as a journal that shrank
+    or got a new header, and the read is made again.
+    """
+    for _attempt in range(3):
+        before = generation(paths.journal, root=paths.root)
+        tasks, problems = store.read_all() if paths.tasks.is_dir() else ({}, [])
+        merged = overlay_journal(paths, tasks, problems)
+        size, header = generation(paths.journal, root=paths.root)
+        if header == before[1] and size >= before[0]:
+            break
+    return merged
 
 
 def _names_task(path: str, plan: Mapping[str, Task]) -> bool:

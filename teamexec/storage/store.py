@@ -5,9 +5,13 @@ Every write is atomic (temporary file and rename, in
 ``tasks/.lock``; a claim is a compare-and-set under that lock, so two
 processes can never claim one task.  Durability comes one of two ways: by
 default every write fsyncs the file and the directory; with a ``journal``
-attached (the executor's, storage/journal.py) the files are write-through
-views renamed without any fsync and each written state is queued in the
-journal, whose group commit makes them durable (issue 15).
+attached (the executor's, storage/journal.py) the files are views renamed
+without any fsync and each state is queued in the journal, whose group
+commit makes it durable (issue 15).  With ``lag`` set as well, the views of
+the tasks it names are not written at the change but owed: ``flush_views``
+writes them in a batch (the executor does at most a second later, and at
+every end, pause and stop), and until then this object reads them as owed
+(a claim's compare-and-set included) as long as nobody else wrote the file.
 
 Callers: the engine (read_all at reconcile, write_many for its dirty tasks,
 claim before each spawn), ``check`` and ``reset`` in commands.py, and the
@@ -21,7 +25,7 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -53,7 +57,7 @@ def _canonical(value: Any) -> str:
 class JournalSink(Protocol):
     """Where a journaled store queues each state it writes (storage/journal.Journal)."""
 
-    def record(self, task_id: str, data: Mapping[str, Any]) -> None: ...
+    def record(self, task_id: str, data: Mapping[str, Any], *, lag: bool = False) -> None: ...
 
 
 class _Damaged(Exception):
@@ -134,6 +138,9 @@ class TaskStore:
         self.durable = durable
         # the executor's journal: views written without fsync, each state queued there
         self.journal: JournalSink | None = None
+        # with a journal: the tasks whose views may lag their journaled state
+        self.lag: Callable[[str], bool] | None = None
+        self._owed: dict[str, Task] = {}  # journaled states whose views are not written yet
         self._lock_fd: int | None = None
         self._depth = 0
         # What this object last read or wrote, per task, with the file's signature
@@ -184,7 +191,21 @@ class TaskStore:
         )
 
     # ----------------------------------------------------------------- reads
+    def _unchanged(self, task_id: str) -> bool:
+        """Nobody else wrote the file since this object last read or wrote it."""
+        known = self._known.get(task_id)
+        try:
+            st = os.stat(self.path(task_id), follow_symlinks=False)
+        except FileNotFoundError:
+            return known is None
+        return known is not None and _signature(st) == known[0]
+
     def _read_checked(self, task_id: str) -> Task | None:
+        owed = self._owed.get(task_id)
+        if owed is not None:
+            if self._unchanged(task_id):
+                return owed  # journaled, its view not written yet
+            del self._owed[task_id]  # someone else wrote the file since: its word
         path = self.path(task_id)
         known = self._known.get(task_id)
         if known is not None:
@@ -274,21 +295,55 @@ class TaskStore:
         self._known[task_id] = (sig, text, raw)
         return text
 
+    @property
+    def owed(self) -> int:
+        """Views journaled but not written yet (``flush_views`` writes them)."""
+        return len(self._owed)
+
     def _write_locked(self, task: Task, *, sync_dir: bool = True) -> bool:
         text = _canonical(task.data)
-        if self._current_text(task.id) == text:
+        owed = self._owed.get(task.id)
+        if owed is not None and not self._unchanged(task.id):
+            del self._owed[task.id]  # someone else wrote the file: compare with theirs
+            owed = None
+        current = _canonical(owed.data) if owed is not None else self._current_text(task.id)
+        if current == text:
             return False
+        if self.journal is not None and self.lag is not None and self.lag(task.id):
+            self._owed[task.id] = task
+            self.journal.record(task.id, task.data, lag=True)
+            return True
+        self._owed.pop(task.id, None)
+        self._write_view(task, text, sync_dir=sync_dir)
+        self._journaled(task)
+        return True
+
+    def _write_view(self, task: Task, text: str, *, sync_dir: bool = True) -> None:
         path = self.path(task.id)
         self._known.pop(task.id, None)  # until the write is known to have landed
         # looked up on the module at call time so tests can inject ENOSPC/EIO
         raw = atomic.dump_json(task.data)
         atomic.atomic_write(path, raw, durable=self.fsyncs, sync_dir=sync_dir)
-        self._journaled(task)
         # Under our lock no cooperating writer can slip in here; a hand edit in
         # this instant changes the signature seen by the next stat anyway.
         with contextlib.suppress(OSError):
             self._known[task.id] = (_signature(os.stat(path, follow_symlinks=False)), text, raw)
-        return True
+
+    def flush_views(self) -> int:
+        """Write every owed view under one lock (their states are journaled already);
+        how many.  As a written-through view would, it replaces whatever the
+        file holds (a hand edit since is read back, and the owed view dropped,
+        the next time this object reads the task)."""
+        if not self._owed:
+            return 0
+        written = 0
+        with self.locked():
+            for task_id in sorted(self._owed):
+                task = self._owed[task_id]
+                self._write_view(task, _canonical(task.data), sync_dir=False)
+                del self._owed[task_id]  # only once written: a failed flush keeps the rest
+                written += 1
+        return written
 
     def write(self, task: Task) -> bool:
         """Write one task atomically; False (no byte written) when the file holds an equal value."""
