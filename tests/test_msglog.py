@@ -3,6 +3,7 @@ appended (storage/messages.MessageLog), beside CCW's team_msg."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -18,6 +19,7 @@ from teamexec.core.msglog import (
     log_completions,
     task_of,
 )
+from teamexec.storage import safeopen
 from teamexec.storage.messages import MessageLog
 
 sys.path.insert(0, str(Path(__file__).parent / "agents"))
@@ -205,3 +207,84 @@ def test_an_append_steps_over_its_own_line_only_when_nothing_came_between(tmp_pa
     got = [x.record["id"] for x in log.follow() if x.record is not None]
     assert got == ["MSG-003"]  # the foreign line is followed; the torn fragment is dropped
     assert log.offset == os.path.getsize(path) and log.follow() == []
+
+
+def test_appends_keep_one_descriptor_and_the_flock_around_each_line(tmp_path, monkeypatch):
+    """One open for many lines; each line still written under an exclusive flock."""
+    path = tmp_path / ".msg" / "messages.jsonl"
+    log = MessageLog(path, root=tmp_path)  # .msg/ is missing: made at the first append
+    calls: list[str] = []
+    real_open, real_flock, real_write = safeopen.open_append, fcntl.flock, os.write
+    monkeypatch.setattr(
+        safeopen, "open_append", lambda *a, **k: calls.append("open") or real_open(*a, **k)
+    )
+    monkeypatch.setattr(
+        fcntl, "flock", lambda fd, op: calls.append(f"flock {op}") or real_flock(fd, op)
+    )
+    monkeypatch.setattr(os, "write", lambda fd, data: calls.append("write") or real_write(fd, data))
+    for n in range(3):
+        log.append({"id": f"w.{n}", "ts": "t", "from": "dev", "type": "progress"}, now=0.0)
+    log.close()
+    ex, un = f"flock {fcntl.LOCK_EX}", f"flock {fcntl.LOCK_UN}"
+    assert calls == ["open", "open", *([ex, "write", un] * 3)]  # refused, mkdir, opened
+    assert [json.loads(x)["id"] for x in path.read_text().splitlines()] == [
+        "MSG-001",
+        "MSG-002",
+        "MSG-003",
+    ]
+
+
+def test_an_append_follows_the_name_when_the_file_is_removed_or_replaced(tmp_path):
+    """team_msg's clear removes the log, a rewrite may replace it: no line goes to the old file.
+
+    The id is still the file's highest + 1 at the time of the append (§6).
+    """
+    path = tmp_path / "messages.jsonl"
+    log = MessageLog(path)
+    progress = {"ts": "t", "from": "dev", "type": "progress"}
+    log.append({"id": "a", **progress}, now=0.0)
+    path.unlink()
+    log.append({"id": "b", **progress}, now=0.0)
+    assert [json.loads(x)["origin_id"] for x in path.read_text().splitlines()] == ["b"]
+    replacement = tmp_path / "rewritten"
+    replacement.write_text(line(id="MSG-007"))
+    os.replace(replacement, path)
+    log.append({"id": "c", **progress}, now=0.0)
+    records = [json.loads(x) for x in path.read_text().splitlines()]
+    assert [r["id"] for r in records] == ["MSG-007", "MSG-008"]
+    assert records[1]["origin_id"] == "c"
+    log.close()
+
+
+def test_an_append_refuses_a_symlink_put_in_place_of_the_open_log(tmp_path):
+    root = tmp_path / "session"
+    (root / ".msg").mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.write_text("secret\n")
+    path = root / ".msg" / "messages.jsonl"
+    log = MessageLog(path, root=root)
+    log.append({"id": "a", "ts": "t", "from": "dev", "type": "progress"}, now=0.0)
+    path.unlink()
+    path.symlink_to(outside)
+    with pytest.raises(OSError):
+        log.append({"id": "b", "ts": "t", "from": "dev", "type": "progress"}, now=0.0)
+    assert outside.read_text() == "secret\n"
+    log.close()
+
+
+def test_consumed_is_true_only_when_every_byte_was_followed_or_stepped_over(tmp_path):
+    path = tmp_path / "messages.jsonl"
+    path.write_text(line(id="MSG-001"))
+    log = MessageLog(path)
+    assert log.consumed()
+    log.append({"id": "w.1", "ts": "t", "from": "dev", "type": "progress"}, now=0.0)
+    assert log.consumed()  # its own line
+    with open(path, "a") as handle:
+        handle.write(line(id="MSG-003")[:-5])  # another writer, mid-line
+    assert not log.consumed()
+    assert log.follow() == [] and not log.consumed()  # a torn tail is never consumed
+    with open(path, "a") as handle:
+        handle.write(line(id="MSG-003")[-5:])
+    assert [x.record["id"] for x in log.follow()] == ["MSG-003"]
+    assert log.consumed()
+    log.close()

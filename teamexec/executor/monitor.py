@@ -17,11 +17,21 @@ from __future__ import annotations
 
 import os
 import queue
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
@@ -77,17 +87,41 @@ def needs_polling(path: Path) -> bool:
     return fstype in REMOTE_FS or fstype.startswith("fuse")
 
 
+# The events that can wake the loop: a file created, moved in, written or closed after
+# writing.  Given to the observer as its filter, so the kernel does not report the
+# rest (opens, reads, deletions): each reported event costs three watchdog threads a
+# turn under the GIL.  The directory's own "modified" event that watchdog adds to
+# each of these says nothing new, and is dropped too.
+WAKING_EVENTS: tuple[type[FileSystemEvent], ...] = (
+    FileCreatedEvent,
+    DirCreatedEvent,
+    FileMovedEvent,
+    DirMovedEvent,
+    FileModifiedEvent,
+    FileClosedEvent,
+)
+
+# Given a file's name, True when its change needs no wake-up (the executor's own write).
+Quiet = Callable[[str], bool]
+
+
 class _Handler(FileSystemEventHandler):
-    def __init__(self, wakes: queue.SimpleQueue[Wake], kind: WakeKind) -> None:
+    def __init__(
+        self, wakes: queue.SimpleQueue[Wake], kind: WakeKind, quiet: Quiet | None = None
+    ) -> None:
         self.wakes = wakes
         self.kind = kind
+        self.quiet = quiet
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in ("created", "moved", "modified", "closed"):
             target = getattr(event, "dest_path", "") or event.src_path
             name = os.path.basename(os.fsdecode(target))
-            if not name.startswith("."):
-                self.wakes.put(Wake(self.kind, name))
+            if name.startswith("."):
+                return
+            if self.quiet is not None and self.quiet(name):
+                return
+            self.wakes.put(Wake(self.kind, name))
 
 
 class Monitor:
@@ -98,9 +132,33 @@ class Monitor:
         self.polling = poll or needs_polling(probe)
         self.observer: BaseObserver = PollingObserver(timeout=0.2) if self.polling else Observer()
 
-    def watch(self, directory: Path, kind: WakeKind) -> None:
+    def watch(
+        self,
+        directory: Path,
+        kind: WakeKind,
+        *,
+        quiet: Quiet | None = None,
+        writes_at_close: bool = False,
+    ) -> None:
+        """Wake the loop on changes in ``directory``; ``quiet`` silences the executor's own.
+
+        ``writes_at_close``: a file written in place wakes the loop when its
+        writer closes it, not at each write — for ``.msg/``, whose log the
+        executor appends to through a descriptor it keeps open: its own lines
+        then cost no event at all, while team_msg (open, append, close) and
+        every other writer that closes the file still wake it at once.  A
+        polling observer sees no closes: there every change counts.
+        """
         directory.mkdir(parents=True, exist_ok=True)
-        self.observer.schedule(_Handler(self.wakes, kind), os.fspath(directory), recursive=False)
+        events = WAKING_EVENTS
+        if writes_at_close and not self.polling:
+            events = tuple(e for e in events if e is not FileModifiedEvent)
+        self.observer.schedule(
+            _Handler(self.wakes, kind, quiet),
+            os.fspath(directory),
+            recursive=False,
+            event_filter=list(events),
+        )
 
     def start(self) -> None:
         self.observer.start()

@@ -21,10 +21,11 @@ from teamexec.core.events import Event, EventKind
 from teamexec.core.model import Control, SessionStatus, Severity
 from teamexec.core.schedule import PipelineState, pipeline_state
 from teamexec.executor.engine import Engine, Outcome, PauseReason
-from teamexec.executor.monitor import Monitor, Wake, WakeKind
+from teamexec.executor.monitor import Monitor, Quiet, Wake, WakeKind
 from teamexec.executor.pool import ExitReport
 from teamexec.storage import safeopen
 from teamexec.storage.loader import MAX_SPEC_BYTES
+from teamexec.storage.messages import MessageLog
 from teamexec.validation.rolespec import parse_role_spec
 
 SESSION_REFRESH_S = 1.0
@@ -186,6 +187,7 @@ def run_loop(engine: Engine) -> Outcome:
         engine.pool.close()  # a supervisor left with agents (--detach) reports to the inbox
         monitor.stop()
         engine.pool.monitor = None
+        engine.messages.close()
         engine.trace.close()
 
 
@@ -220,9 +222,22 @@ def _watch(engine: Engine, monitor: Monitor) -> None:
     monitor.watch(engine.paths.role_specs, WakeKind.SPEC)
     monitor.watch(engine.paths.control, WakeKind.CONTROL)
     # the shared files others write: team_msg's lines, Claude agents' TaskUpdates
-    monitor.watch(engine.paths.msg, WakeKind.LOG)
+    monitor.watch(
+        engine.paths.msg, WakeKind.LOG, quiet=own_lines(engine.messages), writes_at_close=True
+    )
     if engine.shared.claude_list is not None:
         monitor.watch(engine.shared.claude_list.directory, WakeKind.CLAUDE)
+
+
+def own_lines(log: MessageLog) -> Quiet:
+    """The ``.msg/`` events that need no wake: the log holds nothing the loop has not read.
+
+    The executor's own appends (through a descriptor it keeps open) raise no
+    event; this silences the rest of its own doing, such as the close of that
+    descriptor, while a line from anyone else always wakes the loop.
+    """
+    name = log.path.name
+    return lambda changed: changed == name and log.consumed()
 
 
 def next_wake_at(engine: Engine, now: float) -> float:

@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import json
 import os
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +145,8 @@ class MessageLog:
         self.lines = 0  # follow(): complete lines consumed
         self._seq_offset = 0  # append(): bytes of complete lines scanned for ids
         self._unsynced = False
+        self._fd: int | None = None  # append(): kept open between lines (see _append_fd)
+        self._fd_id: tuple[int, int] = (0, 0)  # its (st_dev, st_ino)
         self.history: list[dict[str, Any]] = [
             line.record for line in self.follow() if line.record is not None
         ]
@@ -176,6 +179,17 @@ class MessageLog:
             return os.stat(self.path).st_size
         except FileNotFoundError:
             return 0
+
+    def consumed(self) -> bool:
+        """Is every byte of the file one ``follow()`` has consumed (or ``append`` stepped over)?
+
+        The monitor's thread asks it on a change event of the log: then the
+        change is the executor's own, or lines a pass has already read, and the
+        loop need not wake.  It is ``follow()``'s own "nothing new" test, so
+        bytes another writer appended always wake it: their event comes after
+        them, and they are not consumed yet (a torn tail never is).
+        """
+        return self.size() == self.offset
 
     def follow(self) -> list[LogLine]:
         """The new complete lines, each at most once; see the class docstring."""
@@ -213,6 +227,8 @@ class MessageLog:
         Through ``fd``, the descriptor ``append`` holds the flock on: no second
         open of the log per message.
         """
+        if os.fstat(fd).st_size < self._seq_offset:  # rewritten shorter, or removed and new
+            self._seq_offset = 0
         data = _pread_rest(fd, self._seq_offset)
         end = data.rfind(b"\n")
         if end < 0:
@@ -243,8 +259,7 @@ class MessageLog:
         origin = message.get("id")
         if isinstance(origin, str) and origin in self.seen:
             return origin
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = safeopen.open_append(self.path, root=self.root)
+        lock, replaced = self._append_fd()
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)  # other teamexec processes; team_msg takes none
             self._catch_up_ids(lock)
@@ -253,11 +268,13 @@ class MessageLog:
                 message, seq=seq, now=time.time() if now is None else now, extra=extra or {}
             )
             data = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-            caught_up = self.offset == self._seq_offset
+            caught_up = self.offset == self._seq_offset and not replaced
             # whole line or nothing, never glued onto a torn tail (safeopen.append_to)
             end = safeopen.append_to(lock, data, path=self.path, sync=sync)
-        finally:
-            os.close(lock)  # closing releases the flock
+        except BaseException:
+            self.close()  # closing releases the flock; the next append opens afresh
+            raise
+        fcntl.flock(lock, fcntl.LOCK_UN)
         if caught_up and end - len(data) == self._seq_offset:
             # Our line directly follows everything follow() has consumed: step
             # over it here instead of reading it back (it would be skipped as a
@@ -271,6 +288,44 @@ class MessageLog:
         if isinstance(origin, str):
             self.seen.add(origin)
         return str(record["id"])
+
+    def _append_fd(self) -> tuple[int, bool]:
+        """The log's append descriptor, kept open from one line to the next.
+
+        An open, a close and a mkdir per line cost more than the line (and the
+        open and close were two more events for the monitor's thread).  Still
+        the name decides: when ``messages.jsonl`` no longer names the file the
+        descriptor writes to (team_msg's clear removed it, a rewrite replaced
+        it, a symlink took its place), it is opened again through safeopen.
+        The flag says so: that file's ids are scanned from its start, and no
+        line is stepped over in it (follow() reads what it holds).
+        """
+        fd = self._fd
+        replaced = False
+        if fd is not None:
+            try:
+                info = os.lstat(self.path)
+                same = (info.st_dev, info.st_ino) == self._fd_id and stat.S_ISREG(info.st_mode)
+            except FileNotFoundError:
+                same = False
+            if same:
+                return fd, False
+            self.close()
+            self._seq_offset, replaced = 0, True
+        try:
+            fd = safeopen.open_append(self.path, root=self.root)
+        except FileNotFoundError:  # .msg/ itself is missing: made once, then opened
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = safeopen.open_append(self.path, root=self.root)
+        info = os.fstat(fd)
+        self._fd, self._fd_id = fd, (info.st_dev, info.st_ino)
+        return fd, replaced
+
+    def close(self) -> None:
+        """Close the append descriptor (the next append opens the file again)."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
 
 
 def _pread_rest(fd: int, offset: int) -> bytes:
