@@ -24,6 +24,7 @@ from sessionkit import write_session
 from teamexec.core.events import Event, EventKind
 from teamexec.core.model import Control, iso, parse_iso
 from teamexec.core.schedule import PipelineState
+from teamexec.executor import engine as engine_module
 from teamexec.executor.engine import Engine, Outcome, PauseReason, RunOptions
 from teamexec.executor.monitor import Wake, WakeKind
 from teamexec.executor.runner import SESSION_REFRESH_S, _wait, next_wake_at, run_loop, step
@@ -143,6 +144,30 @@ def test_a_task_runs_reports_and_the_pipeline_completes(tmp_path):
     assert session["completed_tasks"] == ["A-001", "B-001"]
     assert session["active_workers"] == []
     assert run.engine.task_seconds == {"A-001": 0.0, "B-001": 0.0}
+
+
+def test_the_last_pass_writes_meta_json_even_while_team_msg_keeps_it_busy(tmp_path, monkeypatch):
+    """A meta.json merge that found team_msg mid-write is retried on a later pass; the
+    pass that completes the pipeline has none, so it waits team_msg out (settle_s)."""
+    real = engine_module.write_meta
+    settles: list[float] = []
+
+    def busy_unless_settling(*args: Any, settle_s: float = 0.0, **kwargs: Any) -> bool:
+        settles.append(settle_s)
+        return settle_s > 0 and real(*args, settle_s=settle_s, **kwargs)
+
+    monkeypatch.setattr(engine_module, "write_meta", busy_unless_settling)
+    run = Run(tmp_path / "s", {"A-001": []})
+    assert run.step() is None
+    run.report("A-001", "progress", progress_pct=90)
+    run.report("A-001")
+    run.host.exit("A-001", 0)
+    outcome = run.step()
+    assert outcome is not None and outcome.state is PipelineState.COMPLETE
+    assert settles[-1] > 0 and not run.engine.meta_dirty
+    meta = json.loads(run.paths.meta.read_text())
+    role = run.host.worker("A-001").job.env["TEAMEXEC_ROLE"]
+    assert meta["executor"]["roles"][role]["progress_pct"] == 90
 
 
 def test_a_timeout_terminates_the_group_and_fails_the_attempt(tmp_path):

@@ -20,7 +20,7 @@ from teamexec.core.errors import TeamexecError, one_line, os_error_line
 from teamexec.core.events import Event, EventKind
 from teamexec.core.model import Control, SessionStatus, Severity
 from teamexec.core.schedule import PipelineState, pipeline_state
-from teamexec.executor.engine import Engine, Outcome, PauseReason
+from teamexec.executor.engine import FINAL_META_SETTLE_S, Engine, Outcome, PauseReason
 from teamexec.executor.monitor import Monitor, Quiet, Wake, WakeKind
 from teamexec.executor.pool import ExitReport
 from teamexec.storage import safeopen
@@ -130,6 +130,8 @@ def step(engine: Engine, wakes: Iterable[Wake], now: float) -> Outcome | None:
             engine.flush_views()
             engine.flush_session(durable=False)
         return None
+    # the run's last pass, complete or not: no later one to retry meta.json on
+    engine.flush_meta(engine.host.time(), settle_s=FINAL_META_SETTLE_S)
     engine.flush_session(status=None if state is PipelineState.COMPLETE else SessionStatus.PAUSED)
     engine.checkpoint()  # before the report, the completion action and the exit
     return Outcome(state, tuple(stuck))
