@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -230,3 +231,69 @@ def test_generation_changes_with_a_checkpoint(tmp_path):
     assert size == os.path.getsize(paths.journal) and header.startswith(b'{"journal":1')
     journal.checkpoint((paths.tasks,))
     assert journal_mod.generation(paths.journal)[0] == 0
+
+
+def test_the_view_writer_thread_writes_what_is_owed_and_the_checkpoint_waits(tmp_path):
+    paths, store, _journal = _executor_store(tmp_path, "A-001", "A-002")
+    store.background_views()
+    store.write(_task("A-001", "completed"))
+    store.write(_task("A-002", "in_progress", claimed_by="w"))
+    assert store.flush_views(wait=False) == 2  # handed over, returns at once
+    store.flush_views()  # waits for the thread, then writes what is left
+    assert store.owed == 0
+    assert (_view(paths, "A-001") or {})["status"] == "completed"
+    assert (_view(paths, "A-002") or {})["status"] == "in_progress"
+    assert not [p for p in paths.tasks.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_the_view_writer_never_writes_a_state_superseded_meanwhile(tmp_path, monkeypatch):
+    """The loop journals a newer state while the thread prepares the older one: the
+    older is not renamed into place, the newer stays owed for the next flush."""
+    paths, store, _journal = _executor_store(tmp_path, "A-001")
+    store.background_views()
+    store.write(_task("A-001", "in_progress", claimed_by="w"))
+    from teamexec.storage import atomic
+
+    real_prepare = atomic.prepare
+    prepared, superseded = threading.Event(), threading.Event()
+
+    def prepare_then_wait(path: Path, data: bytes, **kwargs: Any) -> str:
+        name = real_prepare(path, data, **kwargs)
+        prepared.set()  # the writer's thread, between its temporary file and the rename
+        assert superseded.wait(10)
+        return name
+
+    monkeypatch.setattr(atomic, "prepare", prepare_then_wait)
+    store.flush_views(wait=False)
+    assert prepared.wait(10)
+    store.write(_task("A-001", "completed"))  # the loop, meanwhile: journal only, no lock
+    superseded.set()
+    store._writer.drain()  # type: ignore[union-attr]
+    monkeypatch.setattr(atomic, "prepare", real_prepare)
+    assert _view(paths, "A-001") is None and store.owed == 1
+    task = store.read("A-001")
+    assert task is not None and task.status.value == "completed"
+    assert not [p for p in paths.tasks.iterdir() if p.name.endswith(".tmp")]
+    store.flush_views()
+    assert (_view(paths, "A-001") or {})["status"] == "completed"
+
+
+def test_a_failing_view_writer_is_raised_to_the_loop_and_loses_nothing(tmp_path, monkeypatch):
+    paths, store, _journal = _executor_store(tmp_path, "A-001")
+    store.background_views()
+    store.write(_task("A-001", "completed"))
+    from teamexec.storage import atomic
+
+    real_prepare = atomic.prepare
+
+    def disk_full(path: Path, data: bytes, **kwargs: Any) -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(atomic, "prepare", disk_full)
+    store.flush_views(wait=False)
+    with pytest.raises(OSError, match="No space"):
+        store._writer.drain()  # type: ignore[union-attr]
+    assert store.owed == 1  # still owed: the checkpoint writes it, or the journal keeps it
+    monkeypatch.setattr(atomic, "prepare", real_prepare)
+    assert store.flush_views() == 1
+    assert (_view(paths, "A-001") or {})["status"] == "completed"

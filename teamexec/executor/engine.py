@@ -366,8 +366,10 @@ class Engine:
             self._snapshot(role)
         self.commit()  # reconcile's task writes and its inbox removals: one fdatasync
         if not isinstance(self.store, ClaudeList):  # Claude agents read and claim that list
-            # reconcile's result is on disk as views; from here on most views lag
+            # reconcile's result is on disk as views; from here on most views lag,
+            # and are written on a thread of their own (storage/viewwriter.py)
             self.store.lag = self._view_may_lag
+            self.store.background_views()
 
     def _view_may_lag(self, task_id: str) -> bool:
         """Whether this task's view may be written up to a second after its state
@@ -682,9 +684,10 @@ class Engine:
         self.removable = []
 
     def flush_views(self) -> None:
-        """Write the views owed since the last flush (their states are committed)."""
+        """Hand the views owed since the last flush (their states are committed)
+        to the store's writer thread; the checkpoint waits for them."""
         self.journal.commit()
-        self.store.flush_views()
+        self.store.flush_views(wait=False)
 
     def flush_tasks(self) -> None:
         if self.dirty:

@@ -59,9 +59,25 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True, sync_dir: boo
     ``durable`` fsyncs the data; ``sync_dir`` then the directory, which a
     caller writing many files in one directory may do once at the end.
     """
-    directory = path.parent
+    tmp_name = prepare(path, data, durable=durable)
+    try:
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    if durable and sync_dir:
+        fsync_dir(path.parent)
+
+
+def prepare(path: Path, data: bytes, *, durable: bool = True) -> str:
+    """The first half of ``atomic_write``: ``data`` in a new temporary file beside
+    ``path`` (fsynced when ``durable``), with the mode ``path`` will keep; its name.
+
+    The caller renames it over ``path`` (or removes it).  A failure removes it.
+    """
     mode = _mode_for(path)
-    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
@@ -69,13 +85,11 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True, sync_dir: boo
             handle.flush()
             if durable:
                 os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
-    if durable and sync_dir:
-        fsync_dir(directory)
+    return tmp_name
 
 
 def dump_json(value: Any) -> bytes:

@@ -3,7 +3,10 @@
 Every write is atomic (temporary file and rename, in
 ``teamexec.storage.atomic``) and made under an exclusive ``flock`` on
 ``tasks/.lock``; a claim is a compare-and-set under that lock, so two
-processes can never claim one task.  Durability comes one of two ways: by
+processes can never claim one task.  (A lagging task's write and claim only
+journal: the executor alone claims those, so they take the store's mutex and
+not the file lock, which the view writer's thread may hold meanwhile.)
+Durability comes one of two ways: by
 default every write fsyncs the file and the directory; with a ``journal``
 attached (the executor's, storage/journal.py) the files are views renamed
 without any fsync and each state is queued in the journal, whose group
@@ -25,9 +28,10 @@ import contextlib
 import fcntl
 import json
 import os
+import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from teamexec.core import attempts
 from teamexec.core.errors import StateCorrupt
@@ -35,6 +39,7 @@ from teamexec.core.model import TASK_ID_RE, Issue, Task, TaskStatus, iso
 from teamexec.core.readiness import ready_tasks
 from teamexec.core.transitions import Reason, move
 from teamexec.storage import atomic, safeopen
+from teamexec.storage.viewwriter import ViewWriter
 
 _STATUSES = frozenset(s.value for s in TaskStatus)
 MAX_TASK_BYTES = 64 * 1024 * 1024
@@ -130,8 +135,27 @@ def _load(path: Path) -> tuple[dict[str, Any], _Signature, bytes]:
     return _check(data, path.stem), _signature(st), raw
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _guarded(
+    method: Callable[Concatenate[TaskStore, _P], _R],
+) -> Callable[Concatenate[TaskStore, _P], _R]:
+    """Run under the store's mutex: the view writer's thread renames owed views
+    and updates ``_owed``/``_known`` under it.  Always taken inside
+    ``locked()``, never around it (the writer holds the flock, then the mutex)."""
+
+    def run(self: TaskStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._mutex:
+            return method(self, *args, **kwargs)
+
+    return run
+
+
 class TaskStore:
-    """One task directory.  Not thread-safe: use one object per thread."""
+    """One task directory.  Not thread-safe (one object per thread), except that
+    its own view writer (``background_views``) writes owed views on a thread."""
 
     def __init__(self, directory: Path, *, durable: bool = True) -> None:
         self.directory = directory
@@ -141,6 +165,8 @@ class TaskStore:
         # with a journal: the tasks whose views may lag their journaled state
         self.lag: Callable[[str], bool] | None = None
         self._owed: dict[str, Task] = {}  # journaled states whose views are not written yet
+        self._mutex = threading.RLock()  # _owed and _known, against the view writer's thread
+        self._writer: ViewWriter | None = None  # background_views(): flushes on a thread
         self._lock_fd: int | None = None
         self._depth = 0
         # What this object last read or wrote, per task, with the file's signature
@@ -200,6 +226,7 @@ class TaskStore:
             return known is None
         return known is not None and _signature(st) == known[0]
 
+    @_guarded
     def _read_checked(self, task_id: str) -> Task | None:
         owed = self._owed.get(task_id)
         if owed is not None:
@@ -237,6 +264,7 @@ class TaskStore:
             return None  # an id that can name no file names no task
         return self._read_checked(task_id)
 
+    @_guarded
     def read_all(self) -> tuple[dict[str, Task], list[Issue]]:
         """Every task file; one that is not a valid task becomes an Issue, never an exception."""
         tasks: dict[str, Task] = {}
@@ -277,6 +305,7 @@ class TaskStore:
         if self.journal is not None:
             self.journal.record(task.id, task.data)
 
+    @_guarded
     def _current_text(self, task_id: str) -> str | None:
         """Canonical JSON of what the file holds now; None when absent or damaged."""
         path = self.path(task_id)
@@ -300,6 +329,7 @@ class TaskStore:
         """Views journaled but not written yet (``flush_views`` writes them)."""
         return len(self._owed)
 
+    @_guarded
     def _write_locked(self, task: Task, *, sync_dir: bool = True) -> bool:
         text = _canonical(task.data)
         owed = self._owed.get(task.id)
@@ -329,15 +359,34 @@ class TaskStore:
         with contextlib.suppress(OSError):
             self._known[task.id] = (_signature(os.stat(path, follow_symlinks=False)), text, raw)
 
-    def flush_views(self) -> int:
-        """Write every owed view under one lock (their states are journaled already);
-        how many.  As a written-through view would, it replaces whatever the
+    def background_views(self) -> None:
+        """From now on ``flush_views`` hands the owed views to a thread
+        (storage/viewwriter.py); ``flush_views(wait=True)`` still writes them all."""
+        self._writer = ViewWriter(self.directory / ".lock", self._write_owed)
+
+    def flush_views(self, *, wait: bool = True) -> int:
+        """Write every owed view (their states are journaled already); how many.
+
+        ``wait=False`` with a background writer: hand them to its thread and
+        return at once.  Otherwise every owed view is on disk on return, under
+        one lock.  As a written-through view would, it replaces whatever the
         file holds (a hand edit since is read back, and the owed view dropped,
-        the next time this object reads the task)."""
+        the next time this object reads the task).
+        """
+        writer = self._writer
+        if writer is not None:
+            if not wait:
+                writer.raise_failure()
+                with self._mutex:
+                    owed = sorted(self._owed)
+                if owed:
+                    writer.submit(owed)
+                return len(owed)
+            writer.drain()  # outside the flock and the mutex: its thread takes both
         if not self._owed:
             return 0
         written = 0
-        with self.locked():
+        with self.locked(), self._mutex:
             for task_id in sorted(self._owed):
                 task = self._owed[task_id]
                 self._write_view(task, _canonical(task.data), sync_dir=False)
@@ -345,18 +394,65 @@ class TaskStore:
                 written += 1
         return written
 
+    def _write_owed(self, task_id: str) -> None:
+        """The view writer's thread: write one owed view, unless it is no longer owed.
+
+        The temporary file is made outside the mutex (that is the slow part);
+        the rename happens under it and only while the state is still the one
+        owed, so the loop never sees a view older than what it owes.
+        """
+        with self._mutex:
+            task = self._owed.get(task_id)
+        if task is None:
+            return
+        path = self.path(task_id)
+        raw = atomic.dump_json(task.data)
+        text = _canonical(task.data)
+        tmp = atomic.prepare(path, raw, durable=False)
+        try:
+            with self._mutex:
+                if self._owed.get(task_id) is not task:
+                    return  # superseded meanwhile: the next flush writes the newer state
+                os.replace(tmp, path)
+                tmp = ""
+                with contextlib.suppress(OSError):
+                    st = os.stat(path, follow_symlinks=False)
+                    self._known[task_id] = (_signature(st), text, raw)
+                del self._owed[task_id]
+        finally:
+            if tmp:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+
+    def _lags(self, task_id: str) -> bool:
+        """The task's view lags: its write is a journal line, no file is touched."""
+        return self.journal is not None and self.lag is not None and self.lag(task_id)
+
+    def _lock_for(self, task_id: str) -> contextlib.AbstractContextManager[None]:
+        """``tasks/.lock`` for a write or claim that touches the file; none for one
+        that only journals (the view writer's thread may hold it meanwhile)."""
+        return contextlib.nullcontext() if self._lags(task_id) else self.locked()
+
     def write(self, task: Task) -> bool:
         """Write one task atomically; False (no byte written) when the file holds an equal value."""
-        with self.locked():
+        with self._lock_for(task.id):
             return self._write_locked(task)
 
     def write_many(self, tasks: Iterable[Task]) -> int:
         """Write several tasks under one lock with one directory fsync (none when
-        journaled); how many were written."""
+        journaled); how many were written.  Lagging ones first, without the lock."""
         written = 0
+        through = []
+        for task in tasks:
+            if self._lags(task.id):
+                written += self._write_locked(task)
+            else:
+                through.append(task)
+        if not through:
+            return written
         with self.locked():
             try:
-                for task in tasks:
+                for task in through:
                     written += self._write_locked(task, sync_dir=False)
             finally:
                 # even when a later write fails, the renames already made are made durable
@@ -382,7 +478,7 @@ class TaskStore:
         ``claimer`` (reconcile.claimer_record) is kept in ``metadata.claimer`` so
         that a later executor on this host can prove the claim dead (§8).
         """
-        with self.locked():
+        with self._lock_for(task_id), self._mutex:
             try:
                 task = self._read_checked(task_id)
             except StateCorrupt:

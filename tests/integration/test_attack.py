@@ -188,12 +188,12 @@ def test_an_os_error_is_one_line_naming_the_path(capsys):
 DISK_FULL_DRIVER = """
 import errno, os, sys
 from teamexec.storage import atomic
-real = atomic.atomic_write
+real = atomic.prepare  # every task file's temporary file: atomic_write's and the view writer's
 def full_at_completion(path, data, **kw):
     if b'"completed"' in data:  # the disk fills up just as a completion is written
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
     return real(path, data, **kw)
-atomic.atomic_write = full_at_completion
+atomic.prepare = full_at_completion
 from teamexec.cli.app import main
 sys.argv = ["teamexec", "run", sys.argv[1]]
 main()
