@@ -10,6 +10,7 @@ inner loop moving on — and takes milliseconds.
 from __future__ import annotations
 
 import json
+import math
 import queue
 import signal
 from collections.abc import Mapping, Sequence
@@ -326,6 +327,30 @@ def test_pause_lets_running_workers_finish_and_starts_no_new_ones(tmp_path):
     assert outcome is not None and outcome.paused_by is PauseReason.USER
     assert json.loads(run.paths.team_session.read_text())["status"] == "paused"
     assert run.task("C-001")["status"] == "pending"
+
+
+def test_a_watched_control_dir_is_read_at_its_wake_ups_and_at_the_periodic_rescan(tmp_path):
+    """With a monitor the pass skips .msg/control/ unless told, or the rescan is due:
+    a request whose event the kernel dropped is still honoured within ``rescan_s``."""
+    run = Run(tmp_path / "s", {"A-001": [], "B-001": []}, executor={"max_workers": 1})
+    run.engine.control_read_at = -math.inf  # as run_loop sets it once its monitor watches
+    run.step()
+    rescan_s = run.engine.options.rescan_s
+    control(run, Control.PAUSE)  # no wake-up: its event was lost
+    run.advance(rescan_s / 2)
+    assert "pause requested" not in run.text()
+    run.advance(rescan_s / 2)
+    assert "pause requested" in run.text()
+    assert not (run.paths.control / "pause").exists()
+    run.report("A-001")
+    run.host.exit("A-001")
+    outcome = run.step()
+    assert outcome is not None and outcome.paused_by is PauseReason.USER
+    later = Run(tmp_path / "t", {"A-001": []})
+    later.engine.control_read_at = -math.inf
+    later.step()
+    assert later.step(control(later, Control.STOP)) is not None  # its wake-up: at once
+    assert "stop requested" in later.text()
 
 
 def test_stop_terminates_the_workers_and_puts_their_tasks_back(tmp_path):

@@ -10,9 +10,17 @@ import datetime
 
 
 def iso(ts: float) -> str:
-    """Format epoch seconds as the ISO 8601 UTC form used in every state file."""
+    """Format epoch seconds as the ISO 8601 UTC form used in every state file.
+
+    ``isoformat`` (milliseconds truncated, as ``microsecond // 1000``) is
+    ``strftime``'s text without parsing a format: the executor calls this
+    several times per task.  Before the year 1000 ``strftime`` writes fewer
+    than four digits for the year; that rare text is kept as it was.
+    """
     moment = datetime.datetime.fromtimestamp(ts, tz=datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    if moment.year < 1000:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"  # without "+00:00"
 
 
 def parse_iso(text: object) -> float | None:

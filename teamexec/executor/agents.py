@@ -72,13 +72,24 @@ class AgentDesk:
         self.spent = Usage()
         self.conversations: dict[str, str] = {}  # role -> its last sound conversation
         self.budget_note: str | None = None  # what was spent, once the budget stopped spawns
+        self._kinds: dict[str, tuple[RoleSpec, AgentKind]] = {}  # kind(): role -> (spec, kind)
 
     # ------------------------------------------------------------- the kind
     def kind(self, role: str | None) -> AgentKind:
+        """The role's agent kind, worked out once per role-spec (asked several times a task).
+
+        The agent a role resolves to depends only on its spec and the run's
+        options; a reloaded spec is a new object, and is worked out again.
+        """
         spec = self.specs.get(role or "")
         if spec is None:
             return AgentKind.PLAIN
-        return agent_kind(spec.agent_kind, self.agent_for(spec.role))
+        known = self._kinds.get(spec.role)
+        if known is not None and known[0] is spec:
+            return known[1]
+        kind = agent_kind(spec.agent_kind, self.agent_for(spec.role))
+        self._kinds[spec.role] = (spec, kind)
+        return kind
 
     # ------------------------------------------------------------ the facts
     def facts(self, task: Task, data: Mapping[str, Any]) -> AttemptFacts | None:

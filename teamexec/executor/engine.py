@@ -133,6 +133,8 @@ class Engine:
         self.pid = self.host.pid
         self.pid_started_at = self.host.process_start_time(self.pid)
         self.recheck_at: float | None = None  # when a young orphan must be judged again
+        # when .msg/control/ was last read; None: no monitor watches it, read every pass
+        self.control_read_at: float | None = None
         # where a reported artifact may lie (§1: the session, the agents' directory)
         self.artifact_roots = (
             os.path.abspath(self.paths.root.resolve()),

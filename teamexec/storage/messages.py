@@ -227,7 +227,10 @@ class MessageLog:
         Through ``fd``, the descriptor ``append`` holds the flock on: no second
         open of the log per message.
         """
-        if os.fstat(fd).st_size < self._seq_offset:  # rewritten shorter, or removed and new
+        size = os.fstat(fd).st_size
+        if size == self._seq_offset:
+            return  # nothing appended since: the usual case, no read
+        if size < self._seq_offset:  # rewritten shorter, or removed and new
             self._seq_offset = 0
         data = _pread_rest(fd, self._seq_offset)
         end = data.rfind(b"\n")
