@@ -1,7 +1,8 @@
 """The supervisor's protocol, spoken to a real supervisor process over its socketpair.
 
-No executor: the test is the executor's end of the socket — it sends starts
-(prompt memfd and log descriptor with SCM_RIGHTS), reads replies and exits,
+No executor: the test is the executor's end of the socket — it gives the
+logs directory (a descriptor, SCM_RIGHTS), sends starts (a prompt memfd and
+the log's name: the supervisor creates the log), reads replies and exits,
 acks, forgets, and closes the socket to put the supervisor in orphan mode.
 """
 
@@ -29,8 +30,8 @@ def supervisor(tmp_path):
     """Start supervisors; whatever a failing test leaves is killed and closed."""
     links: list[Link] = []
 
-    def start(env: dict[str, str] | None = None) -> Link:
-        links.append(Link(tmp_path, env))
+    def start(env: dict[str, str] | None = None, *, logs: bool = True) -> Link:
+        links.append(Link(tmp_path, env, logs=logs))
         return links[-1]
 
     yield start
@@ -44,7 +45,7 @@ def supervisor(tmp_path):
 class Link:
     """A supervisor process and our end of its socket."""
 
-    def __init__(self, tmp_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, tmp_path: Path, env: dict[str, str] | None = None, logs: bool = True):
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "teamexec.worker.supervisor", str(theirs.fileno())],
@@ -61,14 +62,30 @@ class Link:
         self.tmp.mkdir()
         self.logs = tmp_path / "logs"
         self.logs.mkdir()
+        if logs:
+            self.give_logs(self.logs)
 
-    def start(self, wid: str, argv: list[str], prompt: bytes = b"the prompt\n") -> dict[str, Any]:
+    def give_logs(self, directory: Path) -> None:
+        """The logs directory, as the executor gives it: a descriptor, not followed."""
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            self.sock.sendmsg(
+                [json.dumps({"op": "logs", "path": str(directory)}).encode()],
+                [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))],
+            )
+        finally:
+            os.close(fd)
+
+    def start(
+        self, wid: str, argv: list[str], prompt: bytes = b"the prompt\n", log: str = ""
+    ) -> dict[str, Any]:
         request = {
             "op": "start",
             "id": wid,
             "argv": argv,
             "env": {"PATH": os.environ["PATH"], "TEAMEXEC_WORKER_ID": wid},
             "cwd": str(self.logs.parent),
+            "log": log or f"{wid}.log",
             "report": {
                 "role": "a",
                 "task_id": "A-001",
@@ -80,15 +97,13 @@ class Link:
         stdin = os.memfd_create("prompt")
         os.write(stdin, prompt)
         os.lseek(stdin, 0, os.SEEK_SET)
-        log = os.open(self.logs / f"{wid}.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             self.sock.sendmsg(
                 [json.dumps(request).encode()],
-                [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [stdin, log]))],
+                [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [stdin]))],
             )
         finally:
             os.close(stdin)
-            os.close(log)
         return self.receive()
 
     def send(self, message: dict[str, Any]) -> None:
@@ -189,21 +204,21 @@ def test_the_start_spec_may_travel_in_a_memfd(tmp_path, supervisor):
         "argv": ["sh", "-c", 'printf %s "$B0$B1$B2$B3" | wc -c'],
         "env": {"PATH": os.environ["PATH"], **{f"B{n}": "x" * 75_000 for n in range(4)}},
         "cwd": str(tmp_path),
+        "log": "big.log",
         "report": {"role": "a", "task_id": "A-001", "attempt": 1, "inbox": "", "tmp": ""},
     }
     spec = os.memfd_create("spec")
     os.write(spec, json.dumps(request).encode())
     stdin = os.open(os.devnull, os.O_RDONLY)
-    log = os.open(tmp_path / "big.log", os.O_WRONLY | os.O_CREAT, 0o644)
     link.sock.sendmsg(
         [b'{"op": "start", "spec_fd": true}'],
-        [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [stdin, log, spec]))],
+        [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [stdin, spec]))],
     )
-    for fd in (stdin, log, spec):
+    for fd in (stdin, spec):
         os.close(fd)
     assert link.receive()["op"] == "started"
     assert link.receive()["code"] == 0
-    assert (tmp_path / "big.log").read_text().strip() == "300000"  # the whole spec arrived
+    assert (link.logs / "big.log").read_text().strip() == "300000"  # the whole spec arrived
     link.close()
     link.gone()
 
@@ -232,3 +247,62 @@ def test_the_last_exit_of_a_supervisor_that_died_with_our_acks_unread_is_not_los
     backend._read(link)  # to EOF
     ours.close()
     assert delivered == [("w1", 0, 5.0, "")]  # its exit, not "its supervisor died"
+
+
+def test_the_supervisor_creates_the_log_and_appends_to_one_that_exists(tmp_path, supervisor):
+    link = supervisor()
+    (link.logs / "again.log").write_text("the first attempt's words\n")
+    assert link.start("again", ["echo", "more"])["op"] == "started"
+    assert link.receive()["code"] == 0
+    assert (link.logs / "again.log").read_text() == "the first attempt's words\nmore\n"
+    assert link.start("new", ["echo", "hi"])["op"] == "started"
+    assert link.receive()["code"] == 0
+    created = link.logs / "new.log"
+    assert created.read_text() == "hi\n" and created.stat().st_mode & 0o777 == 0o644 & ~_umask()
+    link.close()
+    link.gone()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "directory", "slash"])
+def test_a_log_that_is_no_regular_file_in_the_logs_directory_is_refused(tmp_path, supervisor, kind):
+    """A symlink leading out is not followed, a FIFO cannot hang the supervisor, a
+    directory is no log, and a name is a name (the agent never starts)."""
+    link = supervisor()
+    outside = tmp_path / "outside.log"
+    name = "w1.log"
+    if kind == "symlink":
+        (link.logs / name).symlink_to(outside)
+    elif kind == "fifo":
+        os.mkfifo(link.logs / name)
+    elif kind == "directory":
+        (link.logs / name).mkdir()
+    else:
+        name = "../w1.log"
+    marker = tmp_path / "ran"
+    refused = link.start("w1", ["touch", str(marker)], log=name)
+    assert refused["op"] == "refused" and refused["id"] == "w1"
+    reason = {
+        "symlink": "is a symbolic link; not followed",
+        "fifo": "is not a regular file (FIFO or socket)",
+        "directory": "is a directory, not a file",
+        "slash": "not a file name in the logs directory",
+    }[kind]
+    assert refused["error"] == f"{link.logs / name}: {reason}"
+    assert not outside.exists() and not marker.exists()
+    assert link.start("w2", ["true"])["op"] == "started"  # it carries on
+    link.close()
+    link.gone()
+
+
+def test_a_start_before_any_logs_directory_is_refused(tmp_path, supervisor):
+    link = supervisor(logs=False)
+    refused = link.start("w1", ["true"])
+    assert refused["op"] == "refused" and "no logs directory was given" in refused["error"]
+    link.close()
+    assert link.gone() == 0

@@ -30,6 +30,7 @@ import os
 import queue
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -183,8 +184,18 @@ class _Link:
     env: Mapping[str, str]  # what it was started with (a replacement starts the same way)
     replies: queue.SimpleQueue[dict[str, Any] | None] = field(default_factory=queue.SimpleQueue)
     jobs: dict[str, Handle] = field(default_factory=dict)  # started, exit not yet heard
+    logs: _Logs | None = None  # the logs directory it was given (its descriptor)
     closing: bool = False
     eof: bool = False  # settle has read the reader's end-of-socket mark
+
+
+@dataclass
+class _Logs:
+    """The session's logs directory, opened once: supervisors create the logs in it."""
+
+    path: Path
+    fd: int
+    key: tuple[int, int]  # (st_dev, st_ino): a directory replaced since is opened again
 
 
 @dataclass
@@ -195,6 +206,7 @@ class _Start:
     data: bytes
     fds: list[int]  # kept open until the reply: a retry sends them again
     link: _Link
+    logs: _Logs  # where the supervisor creates the agent's log
     handle: Handle  # the one submit returned: the reader fills in its pid
     sent: bool = False
 
@@ -219,6 +231,8 @@ class Supervised(LocalProcesses):
         self.lock = threading.Lock()
         self.generation = 0  # supervisors started so far in this run
         self.inflight: list[_Start] = []  # sent, reply not read yet (``settle``)
+        self.logs: _Logs | None = None
+        self.old_logs: list[_Logs] = []  # replaced: kept open for a retried start
 
     # ---------------------------------------------------------------- jobs
     def submit(self, job: Job) -> Handle:
@@ -230,19 +244,19 @@ class Supervised(LocalProcesses):
             "argv": list(job.argv),
             "env": dict(job.env),
             "cwd": str(job.cwd),
+            "log": job.log_path.name,  # created by the supervisor (no O_CREAT here)
             "report": dict(job.report or {}),
         }
         data = json.dumps(request).encode()
-        job.log_path.parent.mkdir(parents=True, exist_ok=True)
+        logs = self._logs(job)
         fds = [_memfd("prompt", job.stdin)]
         try:
-            fds.append(safeopen.open_append(job.log_path, root=job.root))
             if len(data) > 200 * 1024:  # too large for one packet: the spec in a memfd
                 fds.append(_memfd("spec", data))
                 data = b'{"op": "start", "spec_fd": true}'
             link = self._link(job.cwd, job.env)
             handle = Handle(job.worker_id, 0, None, anchor=link.anchor)  # pid 0: no reply yet
-            start = _Start(job.worker_id, data, fds, link, handle)
+            start = _Start(job.worker_id, data, fds, link, logs, handle)
         except OSError:
             for fd in fds:
                 os.close(fd)
@@ -295,11 +309,45 @@ class Supervised(LocalProcesses):
         with self.lock:
             link.jobs[start.worker_id] = start.handle
         try:
+            if link.logs is not start.logs:  # its logs directory first (once per supervisor)
+                message = json.dumps({"op": "logs", "path": str(start.logs.path)}).encode()
+                dirfd = (socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [start.logs.fd]))
+                link.sock.sendmsg([message], [dirfd])
+                link.logs = start.logs
             rights = (socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", start.fds))
             link.sock.sendmsg([start.data], [rights])
             start.sent = True
         except OSError:  # EPIPE, ECONNRESET: it is gone (its reader says so too)
             start.sent = False
+
+    def _logs(self, job: Job) -> _Logs:
+        """The logs directory's descriptor: opened once, checked by one lstat a start.
+
+        Opened as storage/safeopen opens a file: every directory from the session
+        root down checked (no symlink), the directory itself not followed.  Should
+        it be replaced since (another inode at its path), it is checked and
+        opened again, so a log is never created outside the session.
+        """
+        directory = job.log_path.parent
+        current = self.logs
+        if current is not None and current.path == directory:
+            with contextlib.suppress(OSError):
+                info = os.lstat(directory)
+                if stat.S_ISDIR(info.st_mode) and (info.st_dev, info.st_ino) == current.key:
+                    return current
+        safeopen.check_dirs(job.log_path, job.root)
+        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            if os.path.islink(directory):
+                raise safeopen.UnsafeFile(directory, "is a symbolic link; not followed") from None
+            raise
+        info = os.fstat(fd)
+        if current is not None:
+            self.old_logs.append(current)
+        self.logs = _Logs(directory, fd, (info.st_dev, info.st_ino))
+        return self.logs
 
     def _reply(self, start: _Start) -> dict[str, Any] | None:
         """The answer to this start; None when its supervisor died before answering."""
@@ -351,6 +399,9 @@ class Supervised(LocalProcesses):
         self._send({"op": "forget", "ids": list(worker_ids)})
 
     def close(self) -> None:
+        for logs in [*self.old_logs, *([self.logs] if self.logs else [])]:
+            os.close(logs.fd)
+        self.logs, self.old_logs = None, []
         link, self.link = self.link, None
         if link is None:
             return

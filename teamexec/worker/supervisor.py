@@ -11,17 +11,24 @@ inbox file.
 The protocol, one JSON object per packet:
 
 - executor -> supervisor
+  ``{"op": "logs", "path": ...}`` with one descriptor (SCM_RIGHTS): the
+  session's logs directory (opened ``O_DIRECTORY | O_NOFOLLOW`` by the
+  executor after storage/safeopen's checks), sent before the first start and
+  again whenever the executor finds it replaced; ``path`` names it in errors;
   ``{"op": "start", "id": <worker id>, "argv": [...], "env": {...}, "cwd": ...,
-  "report": {"role", "task_id", "attempt", "inbox", "tmp"}}`` with two
-  descriptors (SCM_RIGHTS): the agent's stdin (a memfd holding the prompt) and
-  its log (opened by the executor through storage/safeopen).  When the JSON is
-  too large for one packet it travels in a third descriptor (a memfd) and the
-  packet says ``{"op": "start", "spec_fd": true}``;
+  "log": <file name in the logs directory>, "report": {"role", "task_id",
+  "attempt", "inbox", "tmp"}}`` with one descriptor: the agent's stdin (a
+  memfd holding the prompt).  The supervisor creates the log itself
+  (``openat`` on the directory's descriptor, never following a symlink, a
+  regular file only), so the executor's thread never pays for a file
+  creation.  When the JSON is too large for one packet it travels in a second
+  descriptor (a memfd) and the packet says ``{"op": "start", "spec_fd": true}``;
   ``{"op": "ack", "ids": [...]}``: these exits are applied and committed;
   ``{"op": "forget", "ids": [...]}``: never report these (the executor stopped them).
 - supervisor -> executor
   ``{"op": "started", "id", "pid", "started_at"}`` (the agent's pid and start
-  time, as psutil computes it) or ``{"op": "refused", "id", "error"}``;
+  time, as psutil computes it) or ``{"op": "refused", "id", "error"}`` (one
+  line: the command not found, the cwd missing, the log not creatable);
   ``{"op": "exit", "id", "code", "ts"}``: the agent ended (``code`` as a shell
   reports it: 128+n for a signal; ``ts`` epoch seconds).
 
@@ -43,6 +50,7 @@ import os
 import selectors
 import signal
 import socket
+import stat
 import sys
 import time
 from dataclasses import dataclass
@@ -53,6 +61,14 @@ from teamexec.worker.crashpoints import crash_point
 
 MAX_PACKET = 256 * 1024  # a start spec larger than this travels in a memfd
 _FDS = array.array("i").itemsize
+# a log: appended to, created when missing; never through a symlink; a FIFO cannot hang
+# the open (O_NONBLOCK, cleared once it is known to be a regular file)
+_LOG = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_UNSAFE = {
+    errno.ELOOP: "is a symbolic link; not followed",
+    errno.EISDIR: "is a directory, not a file",
+    errno.ENXIO: "is not a regular file (FIFO or socket)",
+}
 
 
 @dataclass
@@ -148,6 +164,8 @@ class Supervisor:
         self.selector.register(sock, selectors.EVENT_READ, None)
         self.clock = _Clock()
         self.paths: dict[tuple[str, str], str] = {}  # (argv[0], PATH) -> executable
+        self.logs: int | None = None  # the logs directory's descriptor ("logs" op)
+        self.logs_path = ""  # its path, for errors
 
     # ------------------------------------------------------------- the loop
     def run(self) -> int:
@@ -187,9 +205,14 @@ class Supervisor:
     def _handle(self, request: dict[str, Any], fds: list[int]) -> None:
         op = request.get("op")
         if op == "start":
-            if request.get("spec_fd") and len(fds) == 3:
-                request = json.loads(_read_all(fds[2]))
+            if request.get("spec_fd") and len(fds) == 2:
+                request = json.loads(_read_all(fds[1]))
             self._start(request, fds)
+        elif op == "logs" and len(fds) == 1:
+            if self.logs is not None:
+                os.close(self.logs)
+            self.logs = fds.pop()  # kept: the caller closes only what is left in fds
+            self.logs_path = str(request.get("path") or "logs")
         elif op == "ack":
             for wid in request.get("ids", ()):
                 agent = self.agents.get(wid)
@@ -219,9 +242,13 @@ class Supervisor:
     def _start(self, request: dict[str, Any], fds: list[int]) -> None:
         wid = str(request["id"])
         try:
-            if len(fds) < 2:
-                raise OSError(errno.EBADF, "the stdin and log descriptors are missing")
-            pid = self._spawn(request, stdin=fds[0], log=fds[1])
+            if not fds:
+                raise OSError(errno.EBADF, "the stdin descriptor is missing")
+            log = self._open_log(str(request.get("log") or ""))
+            try:
+                pid = self._spawn(request, stdin=fds[0], log=log)
+            finally:
+                os.close(log)
         except OSError as exc:
             reason = exc.strerror or str(exc)
             name = exc.filename or (request.get("argv") or ["?"])[0]
@@ -233,6 +260,31 @@ class Supervisor:
         self.selector.register(pidfd, selectors.EVENT_READ, agent)
         started = self.clock.started_at(pid)
         self._send({"op": "started", "id": wid, "pid": pid, "started_at": started})
+
+    def _open_log(self, name: str) -> int:
+        """The agent's log, created in the logs directory when missing (a regular file only).
+
+        The same checks as storage/safeopen's ``open_append``: a symlink, a FIFO
+        or a directory at the name is refused (OSError naming the path).
+        """
+        path = os.path.join(self.logs_path, name)
+        if self.logs is None:
+            raise OSError(errno.EBADF, "no logs directory was given", path)
+        if not name or "/" in name or name in (".", ".."):
+            raise OSError(errno.EINVAL, "not a file name in the logs directory", path)
+        try:
+            fd = os.open(name, _LOG, 0o644, dir_fd=self.logs)
+        except OSError as exc:
+            reason = _UNSAFE.get(exc.errno or 0) or exc.strerror or str(exc)
+            raise OSError(exc.errno, reason, path) from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(errno.EPERM, "is not a regular file", path)
+            os.set_blocking(fd, True)
+        except OSError:
+            os.close(fd)
+            raise
+        return fd
 
     def _spawn(self, request: dict[str, Any], *, stdin: int, log: int) -> int:
         argv = [str(a) for a in request["argv"]]

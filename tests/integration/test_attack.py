@@ -83,9 +83,10 @@ def test_symlinks_leading_out_stop_check_and_run_and_nothing_is_written_outside(
     assert not (root / "tasks").exists()  # nothing written: the run stopped at validation
 
 
-@pytest.mark.parametrize("worker", ["python", "sh"])
+@pytest.mark.parametrize("worker", ["python", "sh", "auto"])
 def test_a_log_or_prompt_symlink_placed_mid_run_is_not_written_through(tmp_path, worker):
-    """Someone plants logs/<T>.2.log and .prompt (the lean worker's) while attempt 1 runs."""
+    """Someone plants logs/<T>.2.log and .prompt (the lean worker's) while attempt 1 runs.
+    (``auto``: the agent supervisor creates the log, and refuses the symlink.)"""
     outside = tmp_path / "outside.txt"
     outside.write_text("precious\n")
     root = write_session(
@@ -106,6 +107,30 @@ def test_a_log_or_prompt_symlink_placed_mid_run_is_not_written_through(tmp_path,
     assert code == 0, out + err
     assert "A-001.2.log: is a symbolic link" in out  # attempt 2 could not start: said so
     assert tasks(root)["A-001"]["status"] == "completed"
+
+
+def test_a_logs_directory_replaced_by_a_symlink_mid_run_is_not_written_through(tmp_path):
+    """The agent supervisor holds the logs directory open; a symlink put in its place
+    is noticed at the next start (one lstat) and refused: no log lands outside."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    root = write_session(
+        tmp_path / "s",
+        {"A-001": []},
+        behaviour={"A-001": {"wait_for": "go", "fail_times": 1}},
+        specs={"a": {"max_retries": 1}},
+    )
+    proc = start_teamexec("run", str(root), "--backoff-scale", "0")
+    wait_for(lambda: runs(root, "A-001"), what="agent start")
+    (root / "logs").rename(root / "logs.old")
+    (root / "logs").symlink_to(elsewhere, target_is_directory=True)
+    (root / "go").write_text("")
+    code, out, err = finish(proc)
+    assert "Traceback" not in err
+    assert code == 1, out + err  # attempt 2 could not start
+    assert f"{root / 'logs'}: is a symbolic link" in out
+    assert list(elsewhere.iterdir()) == []
+    assert tasks(root)["A-001"]["status"] == "failed"
 
 
 @pytest.mark.parametrize(
