@@ -349,8 +349,13 @@ class Engine:
         """Write reconcile's decisions: tasks, messages, session; adopt live workers."""
         for path in (self.paths.inbox, self.paths.msg_tmp, self.paths.logs, self.paths.artifacts):
             path.mkdir(parents=True, exist_ok=True)
-        self.store.write_many(rec.tasks[t] for t in rec.changed)
         self.tasks = TaskTable(rec.tasks)
+        if not isinstance(self.store, ClaudeList):  # Claude agents read and claim that list
+            # most views lag their journaled states from here on, reconcile's
+            # included, and are written on a thread of their own (storage/viewwriter.py)
+            self.store.lag = self._view_may_lag
+            self.store.background_views()
+        self.store.write_many(rec.tasks[t] for t in rec.changed)
         self.shared.sync_mirror(self.tasks.values())
         self._settle_messages([(d.item.name, d.item.message, d.verdict) for d in rec.messages], now)
         for event in rec.events:
@@ -367,11 +372,7 @@ class Engine:
         for role in self.specs:
             self._snapshot(role)
         self.commit()  # reconcile's task writes and its inbox removals: one fdatasync
-        if not isinstance(self.store, ClaudeList):  # Claude agents read and claim that list
-            # reconcile's result is on disk as views; from here on most views lag,
-            # and are written on a thread of their own (storage/viewwriter.py)
-            self.store.lag = self._view_may_lag
-            self.store.background_views()
+        self.store.flush_views(wait=False)  # its views, while the first workers start
 
     def _view_may_lag(self, task_id: str) -> bool:
         """Whether this task's view may be written up to a second after its state

@@ -88,6 +88,7 @@ class ViewWriter:
                 return
 
     def _write_chunk(self, task_ids: Sequence[str]) -> None:
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)  # the first views of a session
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)

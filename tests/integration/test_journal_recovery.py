@@ -145,6 +145,7 @@ def test_reconciling_a_reconciled_session_changes_nothing_byte_for_byte(tmp_path
         )
         now = engine.host.time()
         engine.apply_reconciliation(engine.plan(now), now)
+        engine.store.flush_views()  # reconcile's views, which its writer thread writes
         engine.journal.close()
 
     reconcile_once()
