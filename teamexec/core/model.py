@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Generic, NotRequired, TypedDict, TypeVar, overload
 
 # re-exported: most modules take them from here
+from teamexec.core import jsontext
 from teamexec.core.timestamps import iso as iso
 from teamexec.core.timestamps import parse_iso as parse_iso
 
@@ -279,6 +280,15 @@ class Task:
     def metadata(self) -> Mapping[str, Any]:
         meta = self.data.get("metadata")
         return meta if isinstance(meta, dict) else {}
+
+    @_cached
+    def canonical(self) -> str:
+        """``data`` as the store's comparison text (sorted keys, compact: jsontext.canonical).
+
+        Cached: the store compares one state when it is written, again while its
+        view is owed, and keeps it as what the file holds once the view is out.
+        """
+        return jsontext.canonical(self.data)
 
     @classmethod
     def known(

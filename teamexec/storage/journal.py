@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from teamexec.core import jsontext
 from teamexec.core.model import TASK_ID_RE, Issue, Task, iso
 from teamexec.core.replay import replay_due, replay_plan
 from teamexec.storage import safeopen
@@ -261,7 +262,7 @@ class Journal:
         line: dict[str, Any] = {"id": task_id, "task": data}
         if lag:
             line["lag"] = True
-        self._queued.append(json.dumps(line, ensure_ascii=False, separators=(",", ":")))
+        self._queued.append(jsontext.compact(line))
 
     def _open(self) -> int:
         if self._fd is None:

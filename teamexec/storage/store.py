@@ -33,7 +33,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
-from teamexec.core import attempts
+from teamexec.core import attempts, jsontext
 from teamexec.core.errors import StateCorrupt
 from teamexec.core.model import TASK_ID_RE, Issue, Task, TaskStatus, iso
 from teamexec.core.readiness import ready_tasks
@@ -55,8 +55,11 @@ def _signature(st: os.stat_result) -> _Signature:
 
 
 def _canonical(value: Any) -> str:
-    """One text per JSON value: key order ignored, but ``1``/``1.0``/``true`` kept apart."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """One text per JSON value: key order ignored, but ``1``/``1.0``/``true`` kept apart.
+
+    A Task's own is ``task.canonical`` (the same text, computed once per Task).
+    """
+    return jsontext.canonical(value)
 
 
 class JournalSink(Protocol):
@@ -331,12 +334,12 @@ class TaskStore:
 
     @_guarded
     def _write_locked(self, task: Task, *, sync_dir: bool = True) -> bool:
-        text = _canonical(task.data)
+        text = task.canonical
         owed = self._owed.get(task.id)
         if owed is not None and not self._unchanged(task.id):
             del self._owed[task.id]  # someone else wrote the file: compare with theirs
             owed = None
-        current = _canonical(owed.data) if owed is not None else self._current_text(task.id)
+        current = owed.canonical if owed is not None else self._current_text(task.id)
         if current == text:
             return False
         if self.journal is not None and self.lag is not None and self.lag(task.id):
@@ -389,7 +392,7 @@ class TaskStore:
         with self.locked(), self._mutex:
             for task_id in sorted(self._owed):
                 task = self._owed[task_id]
-                self._write_view(task, _canonical(task.data), sync_dir=False)
+                self._write_view(task, task.canonical, sync_dir=False)
                 del self._owed[task_id]  # only once written: a failed flush keeps the rest
                 written += 1
         return written
