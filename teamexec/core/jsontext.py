@@ -16,10 +16,12 @@ every value each function returns what its ``json.dumps`` call returns, or
 raises what that call raises.  Whatever the fast paths do not take as it is
 — a subclass of a JSON type, a key that is not a string, a tuple, a value
 nested over 100 levels deep, any error at all (a circular value ends in one)
-— is handed to ``json.dumps`` itself, so the answer is its answer.  (The C
-encoders, like json.dumps's own, meet the recursion limit a few frames
-apart from it, deep beyond anything a task file may hold.)  Standard library only: the store (and
-through it the lean worker) encodes with it.
+— is handed to ``json.dumps`` itself, so the answer is its answer.  One
+difference is left: ``canonical`` and ``compact`` run json's own C encoder
+a few Python frames shallower, so a value nested within a few levels of the
+recursion limit (~990) may encode here where ``json.dumps`` would raise
+RecursionError.  Standard library only: the store (and through it the lean
+worker) encodes with it.
 """
 
 from __future__ import annotations
