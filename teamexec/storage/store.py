@@ -410,7 +410,7 @@ class TaskStore:
             return
         path = self.path(task_id)
         raw = atomic.dump_json(task.data)
-        text = _canonical(task.data)
+        text = task.canonical  # computed when the state was journaled
         tmp = atomic.prepare(path, raw, durable=False)
         try:
             with self._mutex:
