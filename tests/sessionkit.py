@@ -167,3 +167,9 @@ def example(name: str, target: Path) -> Path:
     from teamexec.storage.paths import copy_definition
 
     return copy_definition(REPO / "sessions" / name, target / name)
+
+
+def journal_lines(path: Path) -> list[bytes]:
+    """The lines of an executor journal: the file is preallocated, its lines end
+    where the zeros begin (storage/journal.py)."""
+    return path.read_bytes().split(b"\0", 1)[0].splitlines()

@@ -12,6 +12,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from sessionkit import journal_lines
 from teamexec.core.model import Task
 from teamexec.core.replay import replay_due, replay_plan
 from teamexec.storage import journal as journal_mod
@@ -52,7 +55,7 @@ def test_a_commit_appends_every_queued_state_with_one_fdatasync(tmp_path, monkey
     monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real(fd))[1])
     journal = _journaled_run(paths, "boot-A", _task("A-001"), _task("A-002"), _task("A-003"))
     assert journal.commits == 1 and len(synced) == 1
-    lines = [json.loads(x) for x in paths.journal.read_text().splitlines()]
+    lines = [json.loads(x) for x in journal_lines(paths.journal)]
     assert lines[0]["journal"] == 1 and lines[0]["boot_id"] == "boot-A"
     assert [x["id"] for x in lines[1:]] == ["A-001", "A-002", "A-003"]
     assert lines[1]["task"] == _view(paths, "A-001")
@@ -185,28 +188,44 @@ def test_boot_id_is_injectable_and_read_from_the_kernel(monkeypatch):
 def test_a_failed_append_leaves_no_torn_line(tmp_path, monkeypatch):
     paths, _store = _session(tmp_path)
     journal = _journaled_run(paths, "boot-A", _task("A-001"))
-    size = paths.journal.stat().st_size
+    before = paths.journal.read_bytes()
     journal.record("A-002", _task("A-002").data)
-    real_write = os.write
+    real_pwrite = os.pwrite
+    failed: list[int] = []
 
-    def half_then_full(fd: int, data: Any) -> int:
-        if fd == journal._fd:
-            real_write(fd, bytes(data[:10]))
+    def half_then_full(fd: int, data: Any, offset: int) -> int:
+        if fd == journal._fd and not failed and len(data) > 10:  # the line, not the undo
+            failed.append(real_pwrite(fd, bytes(data[:10]), offset))
             raise OSError(28, "No space left on device")
-        return real_write(fd, data)
+        return real_pwrite(fd, data, offset)
 
-    monkeypatch.setattr(os, "write", half_then_full)
-    try:
+    monkeypatch.setattr(os, "pwrite", half_then_full)
+    with pytest.raises(OSError, match="No space"):
         journal.commit()
-    except OSError:
-        pass
-    else:
-        raise AssertionError("the write was to fail")
-    assert paths.journal.stat().st_size == size
-    monkeypatch.setattr(os, "write", real_write)
+    assert failed and paths.journal.read_bytes() == before  # the fragment went back to zeros
+    monkeypatch.setattr(os, "pwrite", real_pwrite)
     journal.commit()  # the queued line is kept for the next try
     tail = read(paths.journal)
     assert tail is not None and sorted(tail.states) == ["A-001", "A-002"]
+
+
+def test_the_journal_is_preallocated_so_a_commit_writes_no_inode(tmp_path):
+    """Lines are written over zeros allocated ahead: the file's size changes once
+    per megabyte, not at each commit, so fdatasync writes data only."""
+    paths, _store = _session(tmp_path)
+    journal = _journaled_run(paths, "boot-A", _task("A-001"))
+    size = paths.journal.stat().st_size
+    assert size == journal_mod.PREALLOCATE_BYTES
+    for n in range(2, 30):
+        journal.record(f"A-{n:03d}", _task(f"A-{n:03d}").data)
+        journal.commit()
+    assert paths.journal.stat().st_size == size
+    assert journal.size == len(b"\n".join(journal_lines(paths.journal))) + 1
+    later = Journal(paths.journal, root=paths.root, boot="boot-A")  # reopened: the end found
+    later.record("A-099", _task("A-099").data)
+    later.commit()
+    tail = read(paths.journal)
+    assert tail is not None and len(tail.states) == 30
 
 
 def test_a_line_written_after_a_torn_tail_starts_on_a_line_of_its_own(tmp_path):

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from sessionkit import journal_lines
 from teamexec.core.model import Task
 from teamexec.core.replay import replay_plan
 from teamexec.storage import journal as journal_mod
@@ -61,7 +62,7 @@ def test_a_lagging_state_is_journaled_at_once_and_its_view_written_by_the_flush(
     store.write(_task("A-001", "in_progress", claimed_by="w1"))
     assert _view(paths, "A-001") is None and store.owed == 1
     journal.commit()
-    lines = [json.loads(x) for x in paths.journal.read_text().splitlines()[1:]]
+    lines = [json.loads(x) for x in journal_lines(paths.journal)[1:]]
     assert [(x["id"], x["task"]["status"], x.get("lag")) for x in lines] == [
         ("A-001", "pending", True),
         ("A-001", "in_progress", True),
@@ -81,7 +82,7 @@ def test_a_task_whose_view_must_not_lag_is_written_through(tmp_path):
     view = _view(paths, "B-001")
     assert view is not None and view["status"] == "in_progress"
     journal.commit()
-    line = json.loads(paths.journal.read_text().splitlines()[1])
+    line = json.loads(journal_lines(paths.journal)[1])
     assert line["id"] == "B-001" and "lag" not in line
 
 

@@ -16,7 +16,11 @@ Layout, JSON lines: a header ``{"journal": 1, "boot_id": ..., "created_at":
 ..., "pid": ...}`` (written by the first commit into an empty file), then one
 ``{"id": <task id>, "task": <the whole task object>}`` per state, with
 ``"lag": true`` when its view is written later.  Later lines win.  A torn
-last line (a power cut mid-append) is ignored.
+last line (a power cut mid-append) is ignored.  The file is preallocated:
+zeros are written (and fsynced) a megabyte or more ahead, and the lines
+overwrite them, so a commit's fdatasync writes the data alone and never the
+inode (the size does not change) — half the cost of an append on the
+benchmark machine (0.8 against 1.5 ms).  The lines end where the zeros begin.
 
 Recovery (``recover``, under the executor lock, before reconcile): same boot
 (an executor crash: the page cache survived, the written-through views are
@@ -34,6 +38,7 @@ overrides it (tests simulate a reboot with it).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -56,6 +61,7 @@ BOOT_ID_ENV = "TEAMEXEC_BOOT_ID"
 BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
 MAX_JOURNAL_BYTES = 1024 * 1024 * 1024  # read bound; a run checkpoints long before this
 CHECKPOINT_BYTES = 32 * 1024 * 1024  # a long run checkpoints once its journal is this big
+PREALLOCATE_BYTES = 1024 * 1024  # zeros written ahead of the lines, doubling up to need
 
 
 def boot_id(env: Mapping[str, str] | None = None) -> str:
@@ -80,8 +86,21 @@ class Tail:
     lagging: frozenset[str] = frozenset()
 
 
+def _logical_end(fd: int, size: int) -> int:
+    """Where the last whole line of an existing journal ends (what follows is zeros,
+    or the fragment of a write a crash interrupted)."""
+    if size == 0:
+        return 0
+    raw = os.pread(fd, size, 0).split(b"\0", 1)[0]
+    return raw.rfind(b"\n") + 1
+
+
 def parse(raw: bytes) -> Tail:
-    """The journal's content; lines that do not parse (a torn last line) are skipped."""
+    """The journal's content; lines that do not parse (a torn last line) are skipped.
+
+    The file is preallocated: its lines end where the zeros begin.
+    """
+    raw = raw.split(b"\0", 1)[0]
     boot: str | None = None
     states: dict[str, dict[str, Any]] = {}
     lagging: set[str] = set()
@@ -247,7 +266,8 @@ class Journal:
         self.boot = boot_id() if boot is None else boot
         self._queued: list[str] = []
         self._fd: int | None = None
-        self._size = 0
+        self._size = 0  # where the last line ends
+        self._allocated = 0  # the file's size: zeros past ``_size``
         self._unsynced = False
         self.commits = 0  # fdatasyncs made: tests and the bench count them
 
@@ -267,15 +287,36 @@ class Journal:
     def _open(self) -> int:
         if self._fd is None:
             existed = self.path.exists()
-            fd = safeopen.open_append(self.path, root=self.root)
-            self._size = os.fstat(fd).st_size
+            flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+            fd = safeopen._open(self.path, flags, self.root)
+            try:
+                self._allocated = os.fstat(fd).st_size
+                self._size = _logical_end(fd, self._allocated)
+            except OSError:
+                os.close(fd)
+                raise
             if not existed:  # the name itself must survive a power cut, once
                 fsync_dir(self.path.parent)
             self._fd = fd
         return self._fd
 
+    def _extend(self, fd: int, end: int) -> None:
+        """Zeros written (and fsynced) up to past ``end``: the appends that follow
+        overwrite allocated blocks, so their fdatasync writes data only, never
+        the inode (the file's size does not change)."""
+        step = min(max(self._allocated, PREALLOCATE_BYTES), 8 * PREALLOCATE_BYTES)
+        target = max(end, self._allocated + step)
+        target = -(-target // PREALLOCATE_BYTES) * PREALLOCATE_BYTES
+        zeros = bytes(PREALLOCATE_BYTES)
+        offset = self._allocated
+        while offset < target:
+            offset += os.pwrite(fd, zeros[: target - offset], offset)
+        os.fsync(fd)
+        self._allocated = target
+
     def write(self) -> None:
-        """Append the queued lines (after the header, in an empty file) in one write."""
+        """Write the queued lines (after the header, in an empty file) at the end of
+        the last line, in one write."""
         if not self._queued:
             return
         fd = self._open()
@@ -289,14 +330,22 @@ class Journal:
             }
             lines = [json.dumps(header, separators=(",", ":")), *lines]
         data = ("\n".join(lines) + "\n").encode("utf-8")
+        end = self._size + len(data)
+        if end > self._allocated:
+            self._extend(fd, end)
+        view = memoryview(data)
+        offset = self._size
         try:
-            # never glued onto a torn tail (safeopen.append_to)
-            self._size = safeopen.append_to(fd, data, path=self.path)
+            while view:
+                written = os.pwrite(fd, view, offset)
+                view, offset = view[written:], offset + written
         except OSError:
-            # whole lines or nothing: the only writer knows where its last line ended
-            if os.fstat(fd).st_size != self._size:
-                os.ftruncate(fd, self._size)
+            # whole lines or nothing: what got written goes back to zeros (best
+            # effort; a fragment left is overwritten by the next write anyway)
+            with contextlib.suppress(OSError):
+                os.pwrite(fd, bytes(len(data)), self._size)  # inside the allocation
             raise
+        self._size = end
         self._queued = []
         self._unsynced = True
 
@@ -334,6 +383,7 @@ class Journal:
             if opened_here:
                 os.close(fd)
         self._size = 0
+        self._allocated = 0
 
     def checkpoint(self, directories: Iterable[Path]) -> None:
         """Make every view durable (syncfs), then empty the journal."""

@@ -21,6 +21,7 @@ import pytest
 from sessionkit import (
     CRASH_GRAPH,
     crash_session,
+    journal_lines,
     runs,
     start_teamexec,
     tasks,
@@ -99,7 +100,7 @@ def test_check_is_exact_while_a_replay_is_pending_and_writes_nothing(tmp_path):
     _crash(root, "committed:5")
     journal = (root / ".teamexec.journal").read_bytes()
     committed = {}
-    for line in journal.splitlines()[1:]:
+    for line in journal.split(b"\0", 1)[0].splitlines()[1:]:  # preallocated: zeros follow
         record = json.loads(line)
         committed[record["id"]] = record["task"]["status"]
     assert "completed" in committed.values()
@@ -163,7 +164,7 @@ def test_a_reset_after_a_power_cut_replays_first_and_is_never_undone(tmp_path):
     before = (root / "team-session.json").read_bytes()
     _crash(root, "committed:5")
     committed = {}
-    for line in (root / ".teamexec.journal").read_bytes().splitlines()[1:]:
+    for line in journal_lines(root / ".teamexec.journal")[1:]:
         record = json.loads(line)
         committed[record["id"]] = record["task"]["status"]
     done = sorted(t for t, s in committed.items() if s == "completed")
