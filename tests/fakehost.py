@@ -11,7 +11,9 @@ was started with ``stubborn`` (it ignores SIGTERM, as a hung agent may).
 ``FakeHost(supervised=True)`` has a supervisor for plain agents (the real
 ``Supervised`` backend's part): jobs that carry a prompt are started "by it",
 their exits come with the report's ``ts``, acks are recorded, and
-``kill_supervisor`` loses its agents as a dying supervisor does.
+``kill_supervisor`` loses its agents as a dying supervisor does.  With
+``backend.defer`` its starts are answered only when a test says so
+(``backend.answer``): the pid is unknown until then, or the start is refused.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ class FakeBackend:
     def __init__(self, host: FakeHost) -> None:
         self.host = host
         self.fail_next: OSError | None = None  # the next submit raises this
+        self.defer = False  # supervised starts wait for ``answer`` (their pid unknown)
+        self.unanswered: dict[str, tuple[Handle, FakeProcess]] = {}  # by task id
+        self.refused: dict[str, OSError] = {}  # by worker id, until the next settle
 
     def submit(self, job: Job) -> Handle:
         if self.fail_next is not None:
@@ -59,13 +64,32 @@ class FakeBackend:
             proc.supervised = True
             supervisor = self.host.procs[self.host.supervisor_pid]
             anchor = (supervisor.pid, supervisor.started_at)
+            if self.defer:
+                handle = Handle(job.worker_id, 0, None, proc, anchor=anchor)
+                self.unanswered[job.env["TEAMEXEC_TASK_ID"]] = (handle, proc)
+                return handle
         return Handle(job.worker_id, proc.pid, proc.started_at, proc, anchor=anchor)
 
-    def settle(self) -> dict[str, OSError]:
-        return {}  # every fake start is immediate (fail_next fails it in submit)
+    def answer(self, task_id: str, error: OSError | None = None) -> None:
+        """The supervisor answers the start for ``task_id``: its pid, or ``error``."""
+        handle, proc = self.unanswered.pop(task_id)
+        if error is None:
+            handle.started_at = proc.started_at
+            handle.pid = proc.pid
+            return
+        del self.host.procs[proc.pid]  # it never ran
+        self.refused[handle.worker_id] = error
+
+    def settle(self, wait: bool = False) -> dict[str, OSError]:
+        """The refusals answered so far; ``wait``: every start answered (started)."""
+        if wait:
+            for task_id in list(self.unanswered):
+                self.answer(task_id)
+        refused, self.refused = self.refused, {}
+        return refused
 
     def poll(self, handle: Handle) -> int | None:
-        return self.host.procs[handle.pid].code
+        return self.host.procs[handle.pid].code if handle.pid else None
 
     def wait(self, handle: Handle) -> int:
         raise AssertionError("in-process tests have no monitor: use FakeHost.exits()")

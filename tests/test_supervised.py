@@ -9,6 +9,7 @@ adoption after a crash waiting for the report while the supervisor lives.
 
 from __future__ import annotations
 
+import errno
 import json
 import signal
 
@@ -142,3 +143,81 @@ def test_an_agent_whose_supervisor_is_gone_too_is_interrupted_at_resume(tmp_path
     assert "A-001 interrupted" in run.text()  # no one is left to report it
     step(second, [], run.host.now)
     assert run.host.worker("A-001").job.env["TEAMEXEC_ATTEMPT"] == "2"
+
+
+# ------------------------------------------------ starts nobody waits for (issue 15)
+# The executor sends a start and goes on: the supervisor's answer (the agent's pid,
+# or why it could not start) is taken at the next pass.  backend.defer holds the
+# answers until the test gives them.
+
+
+def deferred(tmp_path, graph=None, **kwargs) -> Run:
+    run = Run(tmp_path / "s", graph or {"A-001": []}, supervised=True, **kwargs)
+    run.host.backend.defer = True
+    return run
+
+
+def test_the_pid_is_filled_in_at_the_pass_after_the_answer(tmp_path):
+    run = deferred(tmp_path, {"A-001": [], "B-001": []}, executor={"max_workers": 2})
+    assert run.step() is None
+    live = run.engine.running[run.host.worker("A-001").job.worker_id]
+    assert live.pid is None  # sent, not answered: nothing waited for it
+    assert "spawned a for A-001" in run.text()
+    run.host.backend.answer("A-001")
+    assert run.step() is None
+    assert live.pid == run.host.worker("A-001").pid
+    assert live.pid_started_at == run.host.worker("A-001").started_at
+    run.engine.flush_session(durable=False)
+    listed = json.loads(run.paths.team_session.read_text())["active_workers"]
+    pids = {w["task_id"]: w["pid"] for w in listed}
+    assert pids == {"A-001": live.pid, "B-001": None}  # B's answer has not come yet
+
+
+def test_an_exit_heard_before_its_start_answer_completes_the_task_once(tmp_path):
+    run = deferred(tmp_path, {"A-001": [], "B-001": ["A-001"]})
+    run.step()
+    run.host.exit("A-001", 0)  # the exit is applied before the pid is ever known
+    assert run.step() is None
+    assert run.task("A-001")["status"] == "completed"
+    assert run.task("A-001")["metadata"]["attempts"] == 1
+    run.host.backend.answer("A-001")  # late: the worker is gone, nothing to apply
+    assert run.step() is None
+    assert run.task("A-001")["status"] == "completed"
+    assert "without reporting" not in run.text() and "cannot start" not in run.text()
+    assert run.host.worker("B-001").job.env["TEAMEXEC_ATTEMPT"] == "1"
+
+
+def test_a_refused_start_fails_the_attempt_at_the_next_pass_as_a_start_failure(tmp_path):
+    """As when the executor itself could not start the job (test_runner's
+    test_a_worker_that_cannot_start_is_a_crashed_attempt): the same reason."""
+    run = deferred(tmp_path, specs={"a": {"max_retries": 0}})
+    run.step()
+    assert run.task("A-001")["status"] == "in_progress"
+    argv0 = run.host.worker("A-001").job.argv[0]
+    run.host.backend.answer("A-001", OSError(errno.ENOEXEC, "logs/A-001.1.log: is a FIFO"))
+    outcome = run.step()
+    assert outcome is not None and outcome.state is PipelineState.FAILED
+    error = run.task("A-001")["metadata"]["last_error"]
+    assert error["reason"] == f"cannot start {argv0}: logs/A-001.1.log: is a FIFO"
+    assert error["kind"] == "crashed"
+    assert f"cannot start {argv0}: logs/A-001.1.log: is a FIFO" in run.text()
+
+
+def test_a_timeout_due_before_the_answer_waits_for_the_pid_and_signals_the_group(tmp_path):
+    run = deferred(tmp_path, specs={"a": {"timeout_s": 30, "max_retries": 0}})
+    run.step()
+    run.host.advance(30)
+    run.step()  # enforce_deadlines needs the pid: it waits for the answer
+    assert run.host.worker("A-001").signals == [signal.SIGTERM]
+    run.step()
+    assert run.task("A-001")["metadata"]["last_error"]["kind"] == "timeout"
+
+
+def test_stop_waits_for_the_answers_and_terminates_every_group(tmp_path):
+    run = deferred(tmp_path, {"A-001": [], "B-001": []}, executor={"max_workers": 2})
+    run.step()
+    outcome = run.step(control(run, Control.STOP))
+    assert outcome is not None
+    assert run.host.worker("A-001").signals == [signal.SIGTERM]
+    assert run.host.worker("B-001").signals == [signal.SIGTERM]
+    assert run.task("A-001")["status"] == run.task("B-001")["status"] == "pending"

@@ -195,6 +195,23 @@ def test_the_supervisor_report_crash_point_kills_it_before_the_report(tmp_path, 
     assert list(link.inbox.iterdir()) == []
 
 
+def test_the_supervisor_start_crash_point_kills_it_before_it_starts_or_answers(
+    tmp_path, supervisor
+):
+    link = supervisor({"TEAMEXEC_CRASH_AT": "supervisor-start"})
+    marker = tmp_path / "ran"
+    request = {"op": "start", "id": "w1", "argv": ["touch", str(marker)], "env": {}}
+    stdin = os.memfd_create("prompt")
+    link.sock.sendmsg(
+        [json.dumps(request).encode()],
+        [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [stdin]))],
+    )
+    os.close(stdin)
+    assert link.sock.recv(65536) == b""  # died without a word
+    assert link.gone() == -signal.SIGKILL
+    assert not marker.exists()
+
+
 def test_the_start_spec_may_travel_in_a_memfd(tmp_path, supervisor):
     """A spec too large for one packet (the requirement can take 64 KiB of env)."""
     link = supervisor()

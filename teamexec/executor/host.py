@@ -27,7 +27,6 @@ import contextlib
 import errno
 import json
 import os
-import queue
 import signal
 import socket
 import stat
@@ -75,7 +74,8 @@ class Handle:
 
 # Called once a job ended, from any thread: (worker id, exit code or None, the
 # instant its supervisor saw the exit — None when no report comes with it —, why
-# the job is lost when it is: its supervisor died).
+# the job is lost when it is: its supervisor died).  A worker id "" ends no job:
+# the backend asks for a pass (a start failed, or must go to a new supervisor).
 ExitSink = Callable[[str, int | None, float | None, str], None]
 
 
@@ -84,11 +84,14 @@ class Backend(Protocol):
 
     def submit(self, job: Job) -> Handle:
         """Start the job; raises OSError when it cannot start.  The handle's pid may
-        be filled in only by ``settle`` (a start sent to a supervisor)."""
+        be 0 until the start is answered (a start sent to a supervisor): the
+        backend fills it in, from its own thread, when the answer comes."""
         ...
 
-    def settle(self) -> dict[str, OSError]:
-        """Wait for the starts submitted so far: those that failed (worker id -> why)."""
+    def settle(self, wait: bool = False) -> dict[str, OSError]:
+        """The starts found failed since the last call (worker id -> why); never
+        blocks unless ``wait``: then every start submitted so far is answered
+        (its pid known) or failed on return."""
         ...
 
     def poll(self, handle: Handle) -> int | None:
@@ -132,7 +135,7 @@ class LocalProcesses:
         proc = spawn.start(job.argv, env=job.env, log_path=job.log_path, cwd=job.cwd, root=job.root)
         return Handle(job.worker_id, proc.pid, liveness.process_start_time(proc.pid), proc)
 
-    def settle(self) -> dict[str, OSError]:
+    def settle(self, wait: bool = False) -> dict[str, OSError]:
         return {}  # every submit has waited for its process
 
     def poll(self, handle: Handle) -> int | None:
@@ -182,11 +185,11 @@ class _Link:
     anchor: tuple[int, float | None]
     cwd: Path
     env: Mapping[str, str]  # what it was started with (a replacement starts the same way)
-    replies: queue.SimpleQueue[dict[str, Any] | None] = field(default_factory=queue.SimpleQueue)
     jobs: dict[str, Handle] = field(default_factory=dict)  # started, exit not yet heard
+    starts: dict[str, _Start] = field(default_factory=dict)  # sent, not answered yet
     logs: _Logs | None = None  # the logs directory it was given (its descriptor)
     closing: bool = False
-    eof: bool = False  # settle has read the reader's end-of-socket mark
+    eof: bool = False  # its reader met the end of the socket: nothing more comes on it
 
 
 @dataclass
@@ -209,6 +212,9 @@ class _Start:
     logs: _Logs  # where the supervisor creates the agent's log
     handle: Handle  # the one submit returned: the reader fills in its pid
     sent: bool = False
+    sent_at: float = 0.0  # monotonic: a start unanswered REPLY_TIMEOUT_S has failed
+    retried: bool = False  # sent to a second supervisor (the first died unanswering)
+    reply: dict[str, Any] | None = None  # "started" or "refused", set by the reader
 
 
 class Supervised(LocalProcesses):
@@ -216,12 +222,16 @@ class Supervised(LocalProcesses):
 
     The supervisor is started at the first plain agent, in its own session, so
     that it outlives the executor (SIGKILL, --detach) and reports the exits
-    through the inbox then.  ``submit`` sends a start and returns; ``settle``
-    reads the pass's replies (so the supervisor starts one agent while the
-    next start is being sent).  One reader thread takes its packets: start
-    replies go to ``settle``, exits to the sink.  A supervisor that dies takes
-    its agents with it: their groups are killed and their exits reported lost,
-    and the next plain agent starts a new supervisor.
+    through the inbox then.  ``submit`` sends a start and returns: nothing
+    waits for the answer.  One reader thread takes the supervisor's packets:
+    a "started" fills in the handle's pid, a "refused" is kept for the next
+    ``settle`` (and wakes the loop: no exit will), an exit goes to the sink.
+    The supervisor answers a start before it can report its exit, on the same
+    socket, so a pid is known before its job's exit is delivered.  A
+    supervisor that dies takes its agents with it: their groups are killed
+    and their exits reported lost, and the next plain agent starts a new
+    supervisor; a start it had not answered goes to a new one, once, at the
+    next ``settle``.
     """
 
     def __init__(self) -> None:
@@ -230,7 +240,8 @@ class Supervised(LocalProcesses):
         self.early: list[tuple[str, int | None, float | None, str]] = []  # before a sink
         self.lock = threading.Lock()
         self.generation = 0  # supervisors started so far in this run
-        self.inflight: list[_Start] = []  # sent, reply not read yet (``settle``)
+        self.inflight: list[_Start] = []  # submitted, outcome not taken by ``settle`` yet
+        self.answered = threading.Condition(self.lock)  # a start answered, or a reader's EOF
         self.logs: _Logs | None = None
         self.old_logs: list[_Logs] = []  # replaced: kept open for a retried start
 
@@ -265,49 +276,76 @@ class Supervised(LocalProcesses):
         self._send_start(start)
         return start.handle
 
-    def settle(self) -> dict[str, OSError]:
-        """The replies to the starts sent, in order (a supervisor answers in order).
+    def settle(self, wait: bool = False) -> dict[str, OSError]:
+        """The starts answered "refused", unanswered too long, or lost twice.
 
-        A supervisor that died before it answered started nothing that survives
-        (``_lost``): the start goes to a new one, once.
+        Non-blocking: a start still unanswered stays for the next call (its
+        pid is filled in when the answer comes).  A supervisor that died
+        before it answered started nothing that survives (``_lost``): the
+        start goes to a new one, once.  ``wait``: every start is answered or
+        failed on return (whoever signals or records pids needs them all).
         """
         failed: dict[str, OSError] = {}
-        inflight, self.inflight = self.inflight, []
-        try:
-            for start in inflight:
-                reply = self._reply(start)
-                if reply is None:  # its supervisor died first: a new one, once
-                    self._lost(start.worker_id)
-                    if self.link is start.link:  # a failed send may come before its EOF
-                        self.link = None
-                    try:
-                        start.link = self._link(start.link.cwd, start.link.env)
-                    except OSError as exc:
-                        failed[start.worker_id] = exc
-                        continue
-                    self._send_start(start)
-                    reply = self._reply(start)
-                if reply is None:
-                    self._lost(start.worker_id)
-                    failed[start.worker_id] = OSError(errno.EPIPE, "the agent supervisor died")
-                elif reply.get("op") == "refused":
-                    failed[start.worker_id] = OSError(errno.ENOEXEC, str(reply.get("error")))
-                elif reply.get("op") != "started":
-                    failed[start.worker_id] = OSError(
-                        errno.ETIMEDOUT, "no answer from the agent supervisor"
-                    )
-        finally:
-            for start in inflight:
-                for fd in start.fds:
-                    os.close(fd)
+        pending: list[_Start] = []
+        for start in self.inflight:
+            outcome = self._outcome(start, wait)
+            if outcome is _PENDING:
+                pending.append(start)
+                continue
+            for fd in start.fds:
+                os.close(fd)
+            if isinstance(outcome, OSError):
+                failed[start.worker_id] = outcome
+        self.inflight = pending
         return failed
+
+    def _outcome(self, start: _Start, wait: bool) -> OSError | object | None:
+        """None: started; an OSError: failed; ``_PENDING``: not answered yet."""
+        while True:
+            with self.lock:
+                while wait and start.reply is None and start.sent and not start.link.eof:
+                    left = start.sent_at + REPLY_TIMEOUT_S - time.monotonic()
+                    if left <= 0:
+                        break
+                    self.answered.wait(left)
+                reply, dead = start.reply, not start.sent or start.link.eof
+                if reply is None and dead:  # its supervisor is gone: forget it there
+                    start.link.jobs.pop(start.worker_id, None)
+                    start.link.starts.pop(start.worker_id, None)
+            if reply is not None:
+                if reply.get("op") == "started":
+                    return None
+                return OSError(errno.ENOEXEC, str(reply.get("error")))
+            if dead:
+                self._lost(start.worker_id)
+                if start.retried:
+                    return OSError(errno.EPIPE, "the agent supervisor died")
+                start.retried = True
+                if self.link is start.link:  # a failed send may come before its EOF
+                    self.link = None
+                try:
+                    start.link = self._link(start.link.cwd, start.link.env)
+                except OSError as exc:
+                    return exc
+                os.lseek(start.fds[0], 0, os.SEEK_SET)  # the prompt from its start again
+                self._send_start(start)
+                continue
+            if time.monotonic() - start.sent_at >= REPLY_TIMEOUT_S:
+                with self.lock:
+                    start.link.jobs.pop(start.worker_id, None)
+                    start.link.starts.pop(start.worker_id, None)
+                return OSError(errno.ETIMEDOUT, "no answer from the agent supervisor")
+            if not wait:
+                return _PENDING
 
     def _send_start(self, start: _Start) -> None:
         """Register, then send (its exit may be heard before its reply is read)."""
         link = start.link
         start.handle.anchor = link.anchor  # a retry: the new supervisor reports it
+        start.sent_at = time.monotonic()
         with self.lock:
             link.jobs[start.worker_id] = start.handle
+            link.starts[start.worker_id] = start
         try:
             if link.logs is not start.logs:  # its logs directory first (once per supervisor)
                 message = json.dumps({"op": "logs", "path": str(start.logs.path)}).encode()
@@ -348,22 +386,6 @@ class Supervised(LocalProcesses):
             self.old_logs.append(current)
         self.logs = _Logs(directory, fd, (info.st_dev, info.st_ino))
         return self.logs
-
-    def _reply(self, start: _Start) -> dict[str, Any] | None:
-        """The answer to this start; None when its supervisor died before answering."""
-        link = start.link
-        reply: dict[str, Any] | None = None
-        if start.sent and not link.eof:
-            try:
-                reply = link.replies.get(timeout=REPLY_TIMEOUT_S)
-            except queue.Empty:
-                reply = {"op": "timeout"}
-            if reply is None:
-                link.eof = True  # the reader's last word: nothing more will come on it
-        if reply is None or reply.get("op") != "started":
-            with self.lock:
-                link.jobs.pop(start.worker_id, None)
-        return reply
 
     def poll(self, handle: Handle) -> int | None:
         if handle.anchor is None:
@@ -469,16 +491,8 @@ class Supervised(LocalProcesses):
             if not data:
                 break
             message = json.loads(data)
-            if message.get("op") == "started":
-                with self.lock:
-                    handle = link.jobs.get(str(message["id"]))
-                    if handle is not None:
-                        handle.pid = int(message["pid"])
-                        started = message.get("started_at")
-                        handle.started_at = float(started) if started is not None else None
-                link.replies.put(message)
-            elif message.get("op") == "refused":
-                link.replies.put(message)
+            if message.get("op") in ("started", "refused"):
+                self._answered(link, message)
             elif message.get("op") == "exit":
                 with self.lock:
                     known = link.jobs.pop(str(message["id"]), None) is not None
@@ -486,7 +500,12 @@ class Supervised(LocalProcesses):
                     self._deliver(str(message["id"]), int(message["code"]), message["ts"], "")
         if self.link is link:
             self.link = None  # the next plain agent starts a new one
-        link.replies.put(None)  # after: a start retried on this link's EOF finds a new one
+        with self.lock:  # after: a start retried on this link's EOF finds a new one
+            link.eof = True
+            unanswered = bool(link.starts)
+            self.answered.notify_all()
+        if unanswered and not link.closing:
+            self._deliver("", None, None, "")  # a pass sends them to a new supervisor
         with contextlib.suppress(subprocess.TimeoutExpired):
             link.proc.wait(timeout=0 if link.closing else 5)
         if link.closing:
@@ -499,6 +518,25 @@ class Supervised(LocalProcesses):
             if handle.pid and liveness.pid_matches(handle.pid, handle.started_at):
                 spawn.signal_group(handle.pid, signal.SIGKILL)
             self._deliver(handle.worker_id, None, None, why)
+
+    def _answered(self, link: _Link, message: dict[str, Any]) -> None:
+        """A start's answer (reader thread): its pid, or why it failed (and a wake-up)."""
+        wid = str(message["id"])
+        refused = message.get("op") != "started"
+        with self.lock:
+            start = link.starts.pop(wid, None)
+            if start is None:
+                return
+            if refused:
+                link.jobs.pop(wid, None)
+            else:
+                started = message.get("started_at")
+                start.handle.started_at = float(started) if started is not None else None
+                start.handle.pid = int(message["pid"])  # last: a pid is read with its time
+            start.reply = message
+            self.answered.notify_all()
+        if refused:  # no exit will come: the loop applies it at once, not at a rescan
+            self._deliver("", None, None, "")
 
     def _lost(self, worker_id: str) -> None:
         """A start the supervisor may have made before it died: no agent of it survives."""
@@ -513,6 +551,9 @@ class Supervised(LocalProcesses):
                 self.early.append((worker_id, code, ts, why))
                 return
         sink(worker_id, code, ts, why)
+
+
+_PENDING = object()  # a start not answered yet
 
 
 def _memfd(name: str, data: bytes) -> int:

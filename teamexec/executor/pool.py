@@ -92,7 +92,14 @@ class LiveWorker:
     def clock(self) -> WorkerClock:
         return WorkerClock(self.started_at, self.last_beat, self.kill_at)
 
+    def known_pid(self) -> None:
+        """Take the pid its backend has learnt since (a supervisor's answer to its start)."""
+        if self.pid is None and self.handle is not None and self.handle.pid:
+            self.pid_started_at = self.handle.started_at  # set before the pid: read first
+            self.pid = self.handle.pid
+
     def entry(self) -> dict[str, Any]:
+        self.known_pid()
         return {
             "worker_id": self.worker_id,
             "role": self.role,
@@ -320,12 +327,16 @@ class WorkerPool:
         """Carry out core/deadlines.judge for every worker: SIGTERM, then SIGKILL."""
         for live in list(self.running.values()):
             limits = self.limits(live.role)
-            if limits is None or live.pid is None:
+            if limits is None:
                 continue
             if live.kill_at is None:
                 self._notice_log_growth(live, now)
             kill = judge(live.clock(), limits, now)
             if kill is None:
+                continue
+            if live.pid is None and live.handle is not None:  # its start not answered yet
+                self.settle_starts(now, wait=True)
+            if live.pid is None or live.worker_id not in self.running:
                 continue
             live.kill_at = kill.next_kill_at
             if kill.act is Act.KILL:
@@ -411,14 +422,11 @@ class WorkerPool:
         if claimed:
             self.owner.commit()  # no process starts before its claim is durable
         crash_point("record")
-        # every start of the pass is sent before any is waited for: a supervisor
-        # starts the second agent while the executor sends it, not after a round trip
-        submitted = [(live, handle) for live in claimed if (handle := self._start(live, now))]
-        failed = self.host.backend.settle() if submitted else {}
-        for live, handle in submitted:
-            if live.worker_id in failed:
-                self._not_started(live, live.start_argv0, failed[live.worker_id], now)
-            else:
+        # no start is waited for: a supervisor's answer (the pid, or why it could
+        # not start) is taken at the next pass's settle_starts (a refusal wakes it)
+        for live in claimed:
+            handle = self._start(live, now)
+            if handle is not None:
                 self._started(live, handle, now)
         # The committed claim (claimed_by, and the claimer's host, pid and start
         # time) is the record made before the process starts: after a crash
@@ -534,6 +542,23 @@ class WorkerPool:
             self._not_started(live, argv[0], exc, now)
             return None
 
+    def settle_starts(self, now: float, *, wait: bool = False) -> None:
+        """Apply what the backend learnt of the starts sent: pids, and the failed ones.
+
+        Called at the top of every pass (before its exits and messages: a
+        refused start fails as it always did, never as an exit without a
+        report) and, with ``wait``, before anything that needs every pid (a
+        signal to a group, the record left at a stop or a detach).  A worker
+        is started optimistically: ``_started`` ran when its start was sent.
+        """
+        failed = self.host.backend.settle(wait)
+        for worker_id, exc in failed.items():
+            live = self.running.get(worker_id)
+            if live is not None:
+                self._not_started(live, live.start_argv0, exc, now)
+        for live in self.running.values():
+            live.known_pid()
+
     def _not_started(self, live: LiveWorker, argv0: str, exc: OSError, now: float) -> None:
         """The job could not start: a failed attempt, said why."""
         live.start_error = f"cannot start {argv0}: {os_error_line(exc)}"
@@ -544,13 +569,13 @@ class WorkerPool:
         self.worker_exited(live.worker_id, None, now)  # counted as a failed attempt
 
     def _started(self, live: LiveWorker, handle: Handle, now: float) -> None:
-        """The job runs (its pid known): record it, watch for its end, say so."""
+        """The job is started (its pid known, or known once its supervisor answers):
+        record it, watch for its end, say so."""
         crash_point("spawn")
-        self.owner.trace("spawn", task=live.task_id, pid=handle.pid)
+        self.owner.trace("spawn", task=live.task_id, pid=handle.pid or None)
         self.owner.agents.spawned(live.role, live.worker_id, now)
         live.handle = handle
-        live.pid = handle.pid
-        live.pid_started_at = handle.started_at
+        live.known_pid()
         if self.monitor is not None:
             self.host.backend.watch(handle, self.monitor.on_exit)
         text = f"spawned {live.role} for {live.task_id}" + (
@@ -630,6 +655,7 @@ class WorkerPool:
 
     def terminate_all(self, now: float) -> None:
         """SIGTERM every worker's group, SIGKILL after the grace period; tasks to pending."""
+        self.settle_starts(now, wait=True)  # every pid known (a refused one is not running)
         for live in self.running.values():
             if live.pid is not None:
                 self.host.signal_group(live.pid, signal.SIGTERM)

@@ -107,6 +107,7 @@ def step(engine: Engine, wakes: Iterable[Wake], now: float) -> Outcome | None:
         read_control(engine)
         if engine.control_read_at is not None:
             engine.control_read_at = now
+    engine.pool.settle_starts(now)  # pids, refused starts: before exits and messages
     # a plain agent's exit is its report: applied with the inbox, in ts order
     reports = [
         ExitReport(w.name, w.code, w.ts) for w in exits if w.ts is not None and w.code is not None
@@ -156,6 +157,7 @@ def step(engine: Engine, wakes: Iterable[Wake], now: float) -> Outcome | None:
 
 def _stop(engine: Engine, now: float) -> Outcome:
     detached = engine.interrupted and engine.options.detach
+    engine.pool.settle_starts(now, wait=True)  # every pid known: signalled, or recorded
     if not detached:
         engine.pool.terminate_all(now)
     engine.flush_tasks()

@@ -27,6 +27,9 @@ The points, in the order a task meets them (executor unless marked):
 - ``supervisor-report`` (supervisor) an agent has ended and been reaped; its
   exit is not reported yet.  A restarted supervisor does not inherit the
   point: the run's first one dies, the attempt fails as a crash and is retried
+- ``supervisor-start`` (supervisor) a start was received; no agent started, no
+  answer sent.  The executor sends the start to a new supervisor (which does not
+  inherit the point): the same attempt, started once
 
 Standard library only: the worker imports it too.  It lives in worker/ (the
 lower layer) so that both the worker and the executor may import it.
@@ -51,6 +54,7 @@ POINTS = (
     "action",
     "worker-report",
     "supervisor-report",
+    "supervisor-start",
 )
 
 

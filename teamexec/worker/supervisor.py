@@ -240,6 +240,7 @@ class Supervisor:
 
     # -------------------------------------------------------------- agents
     def _start(self, request: dict[str, Any], fds: list[int]) -> None:
+        crash_point("supervisor-start")
         wid = str(request["id"])
         try:
             if not fds:

@@ -79,6 +79,18 @@ def test_a_worker_killed_after_reporting_loses_nothing(tmp_path):
     print(f"worker-report: run took {time.monotonic() - started:.2f} s")
 
 
+def test_a_supervisor_killed_before_answering_a_start_hands_it_to_a_new_one(tmp_path):
+    """supervisor-start: the run's first supervisor dies on its first start, before
+    it started the agent or answered.  Nothing waited for the answer; the next pass
+    sends the start to a new supervisor: the same attempt, every task once."""
+    root = crash_session(tmp_path)
+    result = teamexec("run", str(root), env={"TEAMEXEC_CRASH_AT": "supervisor-start"}, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "cannot start" not in result.stdout and "died" not in result.stdout
+    _assert_exactly_once(root)
+    assert all(t["metadata"]["attempts"] == 1 for t in tasks(root).values())
+
+
 def test_a_supervisor_killed_before_reporting_an_exit_fails_that_attempt_only(tmp_path):
     """supervisor-report: the run's supervisor dies with an ended agent unreported.
 
