@@ -224,6 +224,20 @@ def test_completion_of_a_pending_task_whose_dependencies_are_not_done_is_rejecte
     assert verdict.accepted and verdict.updates["DRAFT-001"].status is TaskStatus.COMPLETED
 
 
+def test_a_report_of_an_attempt_made_before_a_reset_never_undoes_the_reset():
+    """A crash left the report in the inbox; the user reset the task; the next run
+    reads the report: it is rejected, and the task runs again."""
+    reset = make_task("RESEARCH-001", "pending", attempts=1, attempts_before_reset=1)
+    verdict = apply_message(message("task_complete", attempt=1), ctx(reset))
+    assert not verdict.accepted and "before the task was reset" in verdict.reason
+    assert not verdict.updates
+    claimed = make_task("RESEARCH-001", "in_progress", attempts=2, attempts_before_reset=1)
+    verdict = apply_message(message("task_complete", attempt=2), ctx(claimed))
+    assert verdict.accepted and verdict.updates["RESEARCH-001"].status is TaskStatus.COMPLETED
+    verdict = apply_message(message("task_complete"), ctx(reset))  # no attempt said: taken
+    assert verdict.accepted
+
+
 @pytest.mark.parametrize(
     ("artifact", "outside"),
     [

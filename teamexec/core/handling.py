@@ -221,6 +221,11 @@ def _complete(message: Any, task: Task, spec: RoleSpec | None, ctx: Context) -> 
         return Verdict(accepted=True, updates={task.id: recorded} if changed else {}, run=None)
     if task.status is TaskStatus.DELETED:
         return Verdict(accepted=True)  # the coordinator removed it: a late report changes nothing
+    number, reset_after = _attempt_of(data), task.metadata.get("attempts_before_reset")
+    if number is not None and isinstance(reset_after, int) and number <= reset_after:
+        # `teamexec reset` is the way back (§8): a report of an attempt it put aside
+        # (an inbox file left by a crash, read by the next run) never undoes it
+        return reject(f"attempt {number} of {task.id} ran before the task was reset")
     if task.status is TaskStatus.PENDING and not deps_done(task, ctx.tasks):
         waiting = [d for d in task.blocked_by if d not in ctx.tasks or not _done(ctx.tasks[d])]
         return reject(
