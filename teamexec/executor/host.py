@@ -424,6 +424,10 @@ class Supervised(LocalProcesses):
         for logs in [*self.old_logs, *([self.logs] if self.logs else [])]:
             os.close(logs.fd)
         self.logs, self.old_logs = None, []
+        for start in self.inflight:  # answered or not, nobody takes them now
+            for fd in start.fds:
+                os.close(fd)
+        self.inflight = []
         link, self.link = self.link, None
         if link is None:
             return
