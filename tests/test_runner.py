@@ -80,7 +80,12 @@ class Run:
 
     def restarted(self) -> Engine:
         """A second executor on the same session and host, reconciled: the one a
-        resume after a crash of the first would start."""
+        resume after a crash of the first would start.  The first one's view
+        writer thread ends first: in a real crash it dies with its process, and
+        here it would go on writing views under the second executor."""
+        writer = self.engine.store._writer
+        if writer is not None:
+            writer.drain()
         engine = Engine(
             paths=self.paths,
             session=load_session(self.paths.root),
