@@ -144,19 +144,19 @@ _compact = _c_encoder(sort_keys=False)
 
 def canonical(value: Any) -> str:
     """``json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))``."""
-    if _canonical is not None:
-        try:
-            return _canonical(value)
-        except Exception:  # json.dumps gives the answer (or raises it)
-            pass
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _encoded(_canonical, value, sort_keys=True)
 
 
 def compact(value: Any) -> str:
     """``json.dumps(value, ensure_ascii=False, separators=(",", ":"))``."""
-    if _compact is not None:
+    return _encoded(_compact, value, sort_keys=False)
+
+
+def _encoded(fast: Callable[[Any], str] | None, value: Any, *, sort_keys: bool) -> str:
+    """The C encoder's text; json.dumps's answer (or its error) where that one fails."""
+    if fast is not None:
         try:
-            return _compact(value)
+            return fast(value)
         except Exception:  # json.dumps gives the answer (or raises it)
             pass
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(value, sort_keys=sort_keys, ensure_ascii=False, separators=(",", ":"))
