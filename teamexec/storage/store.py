@@ -194,8 +194,7 @@ class TaskStore:
         descriptor of the same file elsewhere in the process cannot drop it.
         """
         if self._depth == 0:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            fd = self._open_lock_file()
+            fd = self._lock_file()
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             except BaseException:
@@ -210,6 +209,12 @@ class TaskStore:
             if self._depth == 0 and self._lock_fd is not None:
                 fd, self._lock_fd = self._lock_fd, None
                 os.close(fd)  # closing the last descriptor releases the flock
+
+    def _lock_file(self) -> int:
+        """A new descriptor of the file ``locked()`` flocks, the directory made first
+        (the view writer's thread flocks one of its own)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        return self._open_lock_file()
 
     def _open_lock_file(self) -> int:
         """The descriptor ``locked()`` flocks: ``<directory>/.lock``."""
@@ -365,7 +370,7 @@ class TaskStore:
     def background_views(self) -> None:
         """From now on ``flush_views`` hands the owed views to a thread
         (storage/viewwriter.py); ``flush_views(wait=True)`` still writes them all."""
-        self._writer = ViewWriter(self.directory / ".lock", self._write_owed)
+        self._writer = ViewWriter(self._lock_file, self._write_owed)
 
     def flush_views(self, *, wait: bool = True) -> int:
         """Write every owed view (their states are journaled already); how many.

@@ -26,7 +26,6 @@ import fcntl
 import os
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 CHUNK = 16  # views per hold of tasks/.lock: an inner-loop claim never waits long
 
@@ -34,8 +33,8 @@ CHUNK = 16  # views per hold of tasks/.lock: an inner-loop claim never waits lon
 class ViewWriter:
     """Writes batches of owed views, in order, on one short-lived thread at a time."""
 
-    def __init__(self, lock_path: Path, write_one: Callable[[str], None]) -> None:
-        self.lock_path = lock_path
+    def __init__(self, lock_file: Callable[[], int], write_one: Callable[[str], None]) -> None:
+        self.lock_file = lock_file  # the store's: a new descriptor of tasks/.lock
         self.write_one = write_one  # the store's: writes one owed view, or skips it
         self._batches: collections.deque[Sequence[str]] = collections.deque()
         self._guard = threading.Condition()
@@ -49,10 +48,6 @@ class ViewWriter:
             if not self._running:
                 self._running = True
                 threading.Thread(target=self._run, name="teamexec-views", daemon=True).start()
-
-    def busy(self) -> bool:
-        with self._guard:
-            return self._running
 
     def drain(self) -> None:
         """Wait until every queued view is written (or the writing failed), then
@@ -88,8 +83,7 @@ class ViewWriter:
                 return
 
     def _write_chunk(self, task_ids: Sequence[str]) -> None:
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)  # the first views of a session
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        fd = self.lock_file()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             for task_id in task_ids:
