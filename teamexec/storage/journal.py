@@ -144,29 +144,7 @@ def read(path: Path, *, root: Path | None = None) -> Tail | None:
     return parse(raw)
 
 
-HEADER_BYTES = 4096  # the header line is far shorter
-
-
-def header_boot(path: Path, *, root: Path | None = None) -> tuple[bool, str | None]:
-    """(whether the journal holds anything, its header's boot id) from its first bytes only.
-
-    ``check`` asks this on every call while a run goes on: a journal of this
-    boot needs no replay, so its (possibly long) body is never read.
-    """
-    try:
-        fd = safeopen.open_read(path, root=root)
-    except FileNotFoundError:
-        return False, None
-    try:
-        head = os.pread(fd, HEADER_BYTES, 0)
-    finally:
-        os.close(fd)
-    if not head:
-        return False, None
-    line, newline, _rest = head.partition(b"\n")
-    if not newline:
-        return True, None
-    return True, parse(line + b"\n").boot_id
+HEADER_BYTES = 4096  # the header line is far shorter (``generation`` reads no more)
 
 
 def pending_replay(
@@ -178,9 +156,6 @@ def pending_replay(
     executor killed): the states journaled ahead of their views (``lag``).
     ``replay_plan`` then decides which of them go over their views.
     """
-    present, _journal_boot = header_boot(path, root=root)
-    if not present:
-        return {}
     tail = read(path, root=root)
     if tail is None or not tail.states:
         return {}
