@@ -20,10 +20,10 @@ Pure: the caller reads the views and the journal and writes the result.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from teamexec.core import jsontext
 from teamexec.core.model import Task, TaskStatus
 from teamexec.core.timestamps import parse_iso
 
@@ -36,10 +36,6 @@ def replay_due(journal_boot: str | None, this_boot: str) -> bool:
     only, so it is safe where skipping it is not.
     """
     return journal_boot is None or not this_boot or journal_boot != this_boot
-
-
-def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
 def _stamp(data: Mapping[str, Any]) -> float | None:
@@ -74,7 +70,7 @@ def replay_plan(
         if view is not None:
             if view.status is TaskStatus.COMPLETED and state.get("status") != done:
                 continue  # completion is never lost
-            if _same(view.data, state) or _later(view.data, state):
+            if view.canonical == jsontext.canonical(state) or _later(view.data, state):
                 continue
         plan[task_id] = Task(dict(state))
     return plan

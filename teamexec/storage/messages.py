@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from teamexec.core import jsontext
 from teamexec.core.model import Message
 from teamexec.core.msglog import Fingerprint, fingerprint, relay_line, seq_of
 from teamexec.core.reconcile import InboxItem
@@ -270,7 +271,7 @@ class MessageLog:
             record = relay_line(
                 message, seq=seq, now=time.time() if now is None else now, extra=extra or {}
             )
-            data = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+            data = (jsontext.compact(record) + "\n").encode()
             caught_up = self.offset == self._seq_offset and not replaced
             # whole line or nothing, never glued onto a torn tail (safeopen.append_to)
             end = safeopen.append_to(lock, data, path=self.path, sync=sync)
