@@ -105,3 +105,38 @@ def test_the_last_write_of_a_run_waits_out_a_busy_team_msg(tmp_path, monkeypatch
     meta = json.loads(paths.meta.read_text())
     assert meta["executor"]["roles"]["tester"]["progress_pct"] == 90
     assert meta["role_state"]["coordinator"]["beat"] == 20  # team_msg's last write kept
+
+
+def test_the_last_write_of_a_run_reads_on_when_its_deadline_meets_the_file_mid_write(
+    tmp_path, monkeypatch
+):
+    """Every read until the deadline finds team_msg mid-write (the file does not
+    parse); the run's last write reads on until a copy parses, then merges into it.
+    A pass's write gives up instead, and nothing is ever written over a file that
+    did not parse."""
+    from teamexec.storage import sessionfiles
+
+    paths = SessionPaths(tmp_path)
+    paths.msg.mkdir()
+    whole = json.dumps({"status": "active", "role_state": {"coordinator": {"beat": 7}}})
+    paths.meta.write_text(whole[:20])  # writeFileSync caught halfway
+    clock = {"now": 0.0}
+    real_read = sessionfiles._read_meta
+
+    def read_then_tick(p):
+        clock["now"] += 0.3
+        if clock["now"] > 2.5 and clock["now"] < 10:  # team_msg done past the 2 s deadline
+            paths.meta.write_text(whole)
+        return real_read(p)
+
+    monkeypatch.setattr(sessionfiles.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(sessionfiles.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(sessionfiles, "_read_meta", read_then_tick)
+    clock["now"] = 10.0  # a pass's write, while team_msg is still at it
+    assert write_meta(paths, "S", {"tester": {"progress_pct": 90}}, 0) is False
+    assert paths.meta.read_text() == whole[:20]  # never replaced unparsed
+    clock["now"] = 0.0  # the run's last write starts: its deadline is at 2 s
+    assert write_meta(paths, "S", {"tester": {"progress_pct": 90}}, 0, settle_s=2.0) is True
+    meta = json.loads(paths.meta.read_text())
+    assert meta["executor"]["roles"]["tester"]["progress_pct"] == 90
+    assert meta["role_state"]["coordinator"]["beat"] == 7

@@ -105,8 +105,8 @@ def write_meta(
 
     ``settle_s`` is for the run's last write, which has no later pass to retry
     on: it keeps trying that long while team_msg is busy with the file, and
-    once it runs out it merges into the freshest copy that parses (the same
-    microsecond window as above).
+    once it runs out it merges into the next copy that parses (the same
+    microsecond window as above), read for as long again at most.
     """
     view = {"session_id": session_id, "updated_at": iso(now), "roles": dict(roles)}
     paths.msg.mkdir(parents=True, exist_ok=True)
@@ -118,7 +118,10 @@ def write_meta(
         current = _read_meta(paths)
         last_chance = tries >= META_MERGE_TRIES and time.monotonic() >= give_up
         if current is None:  # team_msg caught mid-write: never replace what we cannot merge
-            if last_chance:
+            # the run's last write goes on reading past its deadline (as long
+            # again) until a copy parses: at the deadline itself it may well
+            # meet the file mid-write, and no later pass would retry
+            if last_chance and (settle_s <= 0 or time.monotonic() >= give_up + settle_s):
                 return False
             _nap_after_quick_tries(tries)
             continue
