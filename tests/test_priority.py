@@ -13,6 +13,7 @@ from teamexec.core.model import TaskStatus, iso, task_sort_key
 from teamexec.core.priority import (
     CriticalPath,
     expected_durations,
+    moved_apart,
     remaining_paths,
     report_role_means,
     role_means,
@@ -154,6 +155,8 @@ def test_the_task_tables_role_means_match_a_scan(history):
             tasks[tid] = done(tid, seconds)
         else:
             tasks[tid] = make_task(tid, status)
+    live = [t.owner or "" for t in tasks.values() if t.status is not TaskStatus.DELETED]
+    assert dict(tasks.live_owners()) == {o: live.count(o) for o in set(live)}
     scanned = role_means(dict(tasks))
     kept = tasks.role_means()
     assert kept.keys() == scanned.keys()
@@ -181,6 +184,44 @@ def test_ranks_are_recomputed_only_when_the_graph_or_a_mean_moves():
     tasks["A-2"] = done("A-2", 40.0)  # mean 20.17: moved (A-2 is still followed by B-1)
     assert memo.ranks(tasks)["A-2"] == pytest.approx(21.167, abs=1e-3)
     assert memo.computed == 3
+
+
+def test_one_role_whose_mean_settles_is_ranked_once_its_mean_is_known():
+    tasks = TaskTable(table(make_task("A-1"), make_task("A-2", deps=["A-1"]), make_task("A-3")))
+    memo = CriticalPath()
+    assert memo.ranks(tasks) == {"A-1": 2.0, "A-2": 1.0, "A-3": 1.0}
+    tasks["A-3"] = done("A-3", 0.004)  # the role's first mean: a role appeared
+    assert memo.ranks(tasks)["A-1"] == pytest.approx(0.008)
+    assert memo.computed == 2
+    tasks["A-3"] = done("A-3", 0.5)  # only the mean moves (125x): the order cannot change
+    memo.ranks(tasks)
+    assert memo.computed == 2
+    tasks["A-4"] = done("A-4", 0.01)  # a new task: the graph changed
+    memo.ranks(tasks)
+    assert memo.computed == 3
+    tasks["A-4"] = done("A-4", 3.0)
+    memo.ranks(tasks)
+    assert memo.computed == 3
+
+
+def test_two_roles_moving_apart_are_ranked_again():
+    assert not moved_apart({"a": 1.0, "b": 2.0}, {"a": 3.0, "b": 6.0}, ["a", "b"])
+    assert moved_apart({"a": 1.0, "b": 2.0}, {"a": 1.0, "b": 4.0}, ["a", "b"])
+    assert moved_apart({"a": 1.0}, {"a": 1.0, "b": 4.0}, ["a"])  # a role appeared
+    assert moved_apart({"a": 1.0}, {"a": 1.0}, ["a", "b"])  # a live owner has no mean
+    assert not moved_apart({"a": 1.0, "b": 9.0}, {"a": 5.0, "b": 1.0}, [])  # nothing live
+
+
+def test_a_live_role_without_a_mean_keeps_the_absolute_drift():
+    tasks = TaskTable(table(done("A-1", 1.0), make_task("B-1")))
+    memo = CriticalPath()
+    memo.ranks(tasks)
+    tasks["A-2"] = done("A-2", 3.0)
+    memo.ranks(tasks)
+    computed = memo.computed
+    tasks["A-2"] = done("A-2", 5.0)  # a's mean 1 -> 3 against b's fixed 1 s: reordered
+    assert memo.ranks(tasks)["A-1"] == 3.0
+    assert memo.computed == computed + 1
 
 
 def test_the_memo_uses_history_until_the_session_knows_better():

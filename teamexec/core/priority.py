@@ -17,7 +17,7 @@ use, so a long pipeline does not pay a graph walk per completion.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from teamexec.core.model import Task, TaskStatus
@@ -123,12 +123,41 @@ def moved(used: Mapping[str, float], now: Mapping[str, float], drift: float = DR
     return any(abs(now[r] - used[r]) > drift * max(used[r], 1e-9) for r in used)
 
 
+def moved_apart(
+    used: Mapping[str, float], now: Mapping[str, float], owners: Iterable[str], drift: float = DRIFT
+) -> bool:
+    """Did the live owners' means move *relative to each other* by more than ``drift``?
+
+    When every live task's owner has a mean, scaling all means by one factor
+    scales every remaining path by it and keeps their order, which is all the
+    scheduler uses: only the ratios matter.  So a one-role pipeline, whose
+    mean settles over its first hundreds of completions, is ranked once, not
+    once per 10 % move.  Compared after dividing each side by its largest
+    live mean.
+    """
+    owners = list(owners)
+    if used.keys() != now.keys() or any(o not in now for o in owners):
+        return True
+    if not owners:
+        return False
+    top_used = max(used[o] for o in owners)
+    top_now = max(now[o] for o in owners)
+    if top_used <= 0 or top_now <= 0:
+        return moved(used, now, drift)
+    return any(
+        abs(now[o] / top_now - used[o] / top_used) > drift * max(used[o] / top_used, 1e-9)
+        for o in owners
+    )
+
+
 class CriticalPath:
     """The executor's memo of ``remaining_paths`` (no I/O: a cache with a rule).
 
     ``ranks(tasks)`` recomputes only when the task table's graph changed (a
     task added, removed, re-owned or re-wired: ``TaskTable.graph_version``) or
-    a role's expected duration moved by more than ``DRIFT``. A plain mapping
+    a role's expected duration moved by more than ``DRIFT``: relative to the
+    other live roles' when every live task's role has one (``moved_apart``:
+    the order is all that is used), else in absolute terms. A plain mapping
     has no version and is recomputed every time.
     """
 
@@ -142,9 +171,16 @@ class CriticalPath:
     def ranks(self, tasks: Mapping[str, Task]) -> Mapping[str, float]:
         expected = expected_durations(role_means(tasks), self.history)
         version = tasks.graph_version if isinstance(tasks, TaskTable) else None
-        if version is None or version != self._version or moved(self.weights, expected):
+        if version is None or version != self._version or self._moved(tasks, expected):
             self.weights = expected
             self._ranks = remaining_paths(tasks, expected)
             self._version = version
             self.computed += 1
         return self._ranks
+
+    def _moved(self, tasks: Mapping[str, Task], expected: Mapping[str, float]) -> bool:
+        if isinstance(tasks, TaskTable):
+            owners = tasks.live_owners()
+            if all(owner in expected for owner in owners):
+                return moved_apart(self.weights, expected, owners)
+        return moved(self.weights, expected)

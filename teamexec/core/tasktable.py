@@ -10,8 +10,9 @@ readiness (a known role, the retry back-off) is still judged per candidate by
 (``tests/test_tasktable.py`` checks that over random histories).
 
 It also keeps, for the critical-path order (priority.py), a ``graph_version``
-that changes whenever the graph does, and per-role sums of the recorded
-durations of completed tasks, so neither needs a scan of every task.
+that changes whenever the graph does, per-role sums of the recorded
+durations of completed tasks, and how many live tasks each owner has, so
+none of them needs a scan of every task.
 
 Standard library only, like readiness.py.
 """
@@ -45,12 +46,17 @@ class TaskTable(dict[str, Task]):
         self._dependents: dict[str, set[str]] = {}  # id -> ids whose blockedBy names it
         self._candidates: set[str] = set()
         self._durations: dict[str, list[float]] = {}  # role -> [seconds, count] of completed
+        self._owners: dict[str, int] = {}  # owner ("" for none) -> live (not deleted) tasks
         self.graph_version = next(_VERSIONS)
         self.update(tasks)
 
     def candidates(self) -> set[str]:
         """Pending tasks whose dependencies are all completed (read only: do not mutate)."""
         return self._candidates
+
+    def live_owners(self) -> Mapping[str, int]:
+        """Owner ("" for none) -> how many of its tasks are not deleted (read only)."""
+        return self._owners
 
     def role_means(self) -> dict[str, float]:
         """Mean recorded duration of each role's completed tasks."""
@@ -62,6 +68,8 @@ class TaskTable(dict[str, Task]):
         dict.__setitem__(self, task_id, task)
         self._tally(old, -1)
         self._tally(task, +1)
+        self._count_owner(old, -1)
+        self._count_owner(task, +1)
         if _shape(old) != _shape(task):
             self.graph_version = next(_VERSIONS)
         if old is None or old.blocked_by != task.blocked_by:
@@ -79,6 +87,7 @@ class TaskTable(dict[str, Task]):
         old = dict.__getitem__(self, task_id)
         dict.__delitem__(self, task_id)
         self._tally(old, -1)
+        self._count_owner(old, -1)
         self.graph_version = next(_VERSIONS)
         self._unlink(task_id, old)
         self._candidates.discard(task_id)
@@ -114,6 +123,7 @@ class TaskTable(dict[str, Task]):
         self._dependents.clear()
         self._candidates.clear()
         self._durations.clear()
+        self._owners.clear()
         self.graph_version = next(_VERSIONS)
 
     def __ior__(self, other: Any) -> TaskTable:  # type: ignore[override,misc]
@@ -140,6 +150,16 @@ class TaskTable(dict[str, Task]):
         tally[1] += sign
         if tally[1] <= 0:
             del self._durations[task.owner]
+
+    def _count_owner(self, task: Task | None, sign: int) -> None:
+        if task is None or task.status is TaskStatus.DELETED:
+            return
+        owner = task.owner or ""
+        count = self._owners.get(owner, 0) + sign
+        if count > 0:
+            self._owners[owner] = count
+        else:
+            self._owners.pop(owner, None)
 
     def _judge(self, task_id: str) -> None:
         task = dict.get(self, task_id)
