@@ -19,10 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from sessionkit import wait_for
-from teamexec.worker.supervisor import build_report, exit_code
+from teamexec.worker.supervisor import _Clock, build_report, exit_code
 
 
 @pytest.fixture
@@ -323,3 +324,22 @@ def test_a_start_before_any_logs_directory_is_refused(tmp_path, supervisor):
     assert refused["op"] == "refused" and "no logs directory was given" in refused["error"]
     link.close()
     assert link.gone() == 0
+
+
+def test_a_start_time_known_from_the_spawns_clock_window_is_the_one_proc_gives():
+    """The supervisor's start time without /proc equals psutil's for the same process."""
+    clock = _Clock()
+    for _ in range(20):
+        before = clock.now_ns()
+        proc = subprocess.Popen(["sleep", "5"])
+        window = (before, clock.now_ns())
+        try:
+            if window[0] // clock.tick_ns != window[1] // clock.tick_ns:
+                continue  # straddles a tick: /proc is read, as before
+            assert clock.started_at(proc.pid, window) == clock.started_at(proc.pid)
+            assert clock.started_at(proc.pid, window) == psutil.Process(proc.pid).create_time()
+            return
+        finally:
+            proc.kill()
+            proc.wait()
+    pytest.fail("every spawn straddled a clock tick")
