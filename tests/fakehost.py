@@ -55,6 +55,7 @@ class FakeBackend:
         if self.fail_next is not None:
             error, self.fail_next = self.fail_next, None
             raise error
+        self.host.acked.extend(job.ack)  # a start carries the acks of the exits applied before it
         proc = FakeProcess(job, next(self.host.pids), self.host.now)
         proc.stubborn = job.env.get("TEAMEXEC_TASK_ID") in self.host.stubborn
         self.host.procs[proc.pid] = proc

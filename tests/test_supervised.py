@@ -42,6 +42,9 @@ def test_an_exit_is_the_report_applied_from_memory_and_acked(tmp_path):
     assert line["origin_id"] == f"{wid}.task_complete" and line["data"]["exit_code"] == 0
     assert line["origin_ts"] == line["received_at"]  # stamped when the supervisor saw it
     assert run.host.acked == [wid]
+    successor = run.host.worker("B-001").job
+    assert successor.ack == (wid,)  # carried by the next start, no packet of its own
+    assert successor.sync_fd is not None  # which the supervisor fdatasyncs before its spawn
     assert not list(run.paths.inbox.iterdir())
     run.host.exit("B-001", 0)
     outcome = run.step()

@@ -648,7 +648,7 @@ class Engine:
         self.emit(Event(EventKind.SPAWNED, live.role, text, task.id, facts))
 
     # ---------------------------------------------------------------- writes
-    def commit(self) -> None:
+    def commit(self, *, delegate: bool = False) -> int | None:
         """Make every task state written so far durable, then let go of what depended on it.
 
         The group commit (issue 15): the dirty tasks are written as views, their
@@ -657,17 +657,36 @@ class Engine:
         calls it once, after its claims and before it starts any process; the
         pool calls it before a process start, and anything that acknowledges an
         outcome to someone else (a worker's report, an exit) calls it first.
+
+        ``delegate``: what waits on this commit is only the starts the run's
+        supervisor makes, and it fdatasyncs the journal before each spawn; the
+        lines are written, not synced here, and the journal's descriptor is
+        returned for the starts to carry.  The exits applied are then
+        acknowledged by those starts (the pool's), not here.  Should inbox
+        files be waiting for these states, the commit syncs itself as usual.
         """
         self.flush_tasks()
+        delegated: int | None = None
         if self.journal.pending:
             self.journal.write()
             crash_point("commit")
-            self.journal.sync()
+            if delegate and not self.removable:
+                delegated = self.journal.delegate()
+            else:
+                self.journal.sync()
             crash_point("committed")
+        elif self.removable:
+            self.journal.sync()  # lines delegated earlier: durable before their inbox files go
         self._remove_settled()
-        self.pool.acknowledge()  # the supervisor forgets the exits whose effects are committed
+        if not delegate:
+            self.pool.acknowledge()  # the supervisor forgets the exits whose effects are committed
         if self.journal.size >= CHECKPOINT_BYTES:  # a long run: keep the journal bounded
             self.checkpoint()
+            delegated = None
+        return delegated
+
+    def sync_journal(self) -> None:
+        self.journal.sync()
 
     def checkpoint(self) -> None:
         """Views durable (syncfs), journal emptied: at the end of a run, a pause, a stop.

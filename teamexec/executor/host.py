@@ -58,6 +58,11 @@ class Job:
     # stdin, and what its exit report names (role, task_id, attempt, inbox, tmp).
     stdin: bytes | None = None
     report: Mapping[str, Any] | None = None
+    # The journal, when the supervisor must fdatasync it before the spawn (the
+    # claim's durability delegated: issue 15), and exits applied since the last
+    # start, acknowledged with this one instead of in a packet of their own.
+    sync_fd: int | None = None
+    ack: Sequence[str] = ()
 
 
 @dataclass
@@ -249,7 +254,7 @@ class Supervised(LocalProcesses):
     def submit(self, job: Job) -> Handle:
         if job.stdin is None:
             return super().submit(job)
-        request = {
+        request: dict[str, Any] = {
             "op": "start",
             "id": job.worker_id,
             "argv": list(job.argv),
@@ -258,13 +263,18 @@ class Supervised(LocalProcesses):
             "log": job.log_path.name,  # created by the supervisor (no O_CREAT here)
             "report": dict(job.report or {}),
         }
-        data = json.dumps(request).encode()
+        if job.ack:
+            request["ack"] = list(job.ack)
         logs = self._logs(job)
         fds = [_memfd("prompt", job.stdin)]
         try:
+            if job.sync_fd is not None:  # its own descriptor: a retried start sends it again
+                fds.append(os.dup(job.sync_fd))
+                request["sync"] = len(fds) - 1
+            data = json.dumps(request).encode()
             if len(data) > 200 * 1024:  # too large for one packet: the spec in a memfd
                 fds.append(_memfd("spec", data))
-                data = b'{"op": "start", "spec_fd": true}'
+                data = json.dumps({"op": "start", "spec_fd": len(fds) - 1}).encode()
             link = self._link(job.cwd, job.env)
             handle = Handle(job.worker_id, 0, None, anchor=link.anchor)  # pid 0: no reply yet
             start = _Start(job.worker_id, data, fds, link, logs, handle)

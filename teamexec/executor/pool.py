@@ -123,6 +123,14 @@ class ClaudeMirror(Protocol):
     def claude_roles(self) -> set[str]: ...
 
 
+@dataclass
+class _Carry:
+    """What the first supervised start of a pass carries (``spawn_ready``)."""
+
+    sync_fd: int | None  # the journal, written but not fdatasynced: the supervisor syncs it
+    acks: list[str] = field(default_factory=list)  # exits applied, acknowledged with it
+
+
 class PoolOwner(Protocol):
     """What the pool needs from the run it serves (``Engine`` provides it)."""
 
@@ -145,8 +153,13 @@ class PoolOwner(Protocol):
     def agent_for(self, role: str) -> tuple[str, ...] | None: ...
     def runnable_roles(self) -> set[str]: ...
     def flush_tasks(self) -> None: ...
-    def commit(self) -> None:
-        """Every state written so far durable (the journal's group commit, Engine.commit)."""
+    def commit(self, *, delegate: bool = False) -> int | None:
+        """Every state written so far durable (the journal's group commit, Engine.commit);
+        ``delegate``: by the supervisor before its spawns (the descriptor it syncs)."""
+        ...
+
+    def sync_journal(self) -> None:
+        """fdatasync the journal now (lines delegated to a supervisor included)."""
         ...
 
     def _corrupt_task(self, task_id: str, exc: StateCorrupt) -> None: ...
@@ -419,15 +432,22 @@ class WorkerPool:
                 held.setdefault(worker.role, set()).add(worker.task_id)
             fresh = [live.task_id for live in claimed]
             self.owner.shared.sync_mirror(agent_view(self.owner.tasks, fresh=fresh, held=held))
-        if claimed:
-            self.owner.commit()  # no process starts before its claim is durable
+        # No process starts before its claim is durable.  When every start goes to
+        # the supervisor, it fdatasyncs the journal before its spawn (the first
+        # start carries the descriptor) and the first start acknowledges the
+        # exits applied: the loop waits on neither the disk nor an extra packet.
+        delegate = bool(claimed) and all(live.anchor is not None for live in claimed)
+        carry = _Carry(self.owner.commit(delegate=delegate) if claimed else None)
+        if carry.sync_fd is not None:
+            carry.acks, self.unacked = self.unacked, []
         crash_point("record")
         # no start is waited for: a supervisor's answer (the pid, or why it could
         # not start) is taken at the next pass's settle_starts (a refusal wakes it)
         for live in claimed:
-            handle = self._start(live, now)
+            handle = self._start(live, now, carry)
             if handle is not None:
                 self._started(live, handle, now)
+        self.unacked.extend(carry.acks)  # no start took them: the pass's last commit does
         # The committed claim (claimed_by, and the claimer's host, pid and start
         # time) is the record made before the process starts: after a crash
         # resume finds the worker by TEAMEXEC_WORKER_ID, or proves the claim
@@ -477,8 +497,14 @@ class WorkerPool:
         self.owner.emit(Event(EventKind.STATE_CORRUPT, "executor", text, task_id))
         self.owner.dirty.add(task_id)
 
-    def _start(self, live: LiveWorker, now: float) -> Handle | None:
-        """Submit the worker's job; None when it could not (the attempt has failed)."""
+    def _start(self, live: LiveWorker, now: float, carry: _Carry | None = None) -> Handle | None:
+        """Submit the worker's job; None when it could not (the attempt has failed).
+
+        ``carry``: the journal the supervisor must fdatasync before this spawn
+        and the exits to acknowledge (``spawn_ready``), taken by the first
+        supervised start sent.  A start no supervisor makes syncs the journal
+        here first."""
+        carry = carry or _Carry(None)
         spec = self.owner.specs[live.role]
         agent = self.owner.agent_for(live.role)
         kind, resume = self.owner.agents.command(live.role, self.owner.tasks[live.task_id])
@@ -534,10 +560,18 @@ class WorkerPool:
             self.owner.paths.root,
             stdin=stdin,
             report=report,
+            sync_fd=carry.sync_fd if report is not None else None,
+            ack=tuple(carry.acks) if report is not None else (),
         )
         live.start_argv0 = argv[0]
         try:
-            return self.host.backend.submit(job)
+            if report is None and carry.sync_fd is not None:
+                self.owner.sync_journal()  # this process starts without the supervisor
+                carry.sync_fd = None
+            handle = self.host.backend.submit(job)
+            if report is not None:  # sent: the supervisor syncs, then starts them in order
+                carry.sync_fd, carry.acks = None, []
+            return handle
         except OSError as exc:
             self._not_started(live, argv[0], exc, now)
             return None

@@ -244,6 +244,7 @@ class Journal:
         self._size = 0  # where the last line ends
         self._allocated = 0  # the file's size: zeros past ``_size``
         self._unsynced = False
+        self._delegated = False  # written lines another process fdatasyncs (``delegate``)
         self.commits = 0  # fdatasyncs made: tests and the bench count them
 
     @property
@@ -326,10 +327,23 @@ class Journal:
 
     def sync(self) -> None:
         """fdatasync what ``write`` appended: from here on it survives a power cut."""
-        if self._unsynced and self._fd is not None:
+        if (self._unsynced or self._delegated) and self._fd is not None:
             os.fdatasync(self._fd)
-            self._unsynced = False
+            self._unsynced = self._delegated = False
             self.commits += 1
+
+    def delegate(self) -> int:
+        """The written lines are another process's to fdatasync: its descriptor of them.
+
+        The run's supervisor fdatasyncs the journal before it starts an agent,
+        so a pass whose only wait on durability is its supervised starts does
+        not block on the disk (issue 15).  ``pending`` is then false, but a
+        later ``sync`` still makes the lines durable itself before anything
+        else relies on them (an inbox file removed).
+        """
+        self._delegated = self._delegated or self._unsynced
+        self._unsynced = False
+        return self._open()
 
     def commit(self) -> None:
         self.write()
@@ -342,7 +356,7 @@ class Journal:
     def truncate(self) -> None:
         """Empty the journal durably (the views it covered were made durable first)."""
         self._queued = []
-        self._unsynced = False
+        self._unsynced = self._delegated = False
         fd = self._fd
         opened_here = fd is None
         if fd is None:

@@ -21,8 +21,13 @@ The protocol, one JSON object per packet:
   memfd holding the prompt).  The supervisor creates the log itself
   (``openat`` on the directory's descriptor, never following a symlink, a
   regular file only), so the executor's thread never pays for a file
-  creation.  When the JSON is too large for one packet it travels in a second
-  descriptor (a memfd) and the packet says ``{"op": "start", "spec_fd": true}``;
+  creation.  When the JSON is too large for one packet it travels in another
+  descriptor (a memfd) and the packet says ``{"op": "start", "spec_fd": <its
+  index among the descriptors>}``.  ``"sync": <index>``: that descriptor is
+  the executor's journal, written but not fdatasynced — the supervisor
+  fdatasyncs it before the spawn, so the claim is durable before the agent
+  starts while the executor's loop goes on (a failed fdatasync refuses the
+  start).  ``"ack": [...]``: as the ack packet below, carried by the start;
   ``{"op": "ack", "ids": [...]}``: these exits are applied and committed;
   ``{"op": "forget", "ids": [...]}``: never report these (the executor stopped them).
 - supervisor -> executor
@@ -224,8 +229,12 @@ class Supervisor:
     def _handle(self, request: dict[str, Any], fds: list[int]) -> None:
         op = request.get("op")
         if op == "start":
-            if request.get("spec_fd") and len(fds) == 2:
-                request = json.loads(_read_all(fds[1]))
+            spec = request.get("spec_fd")
+            if spec is True:  # the older form: the last descriptor
+                spec = len(fds) - 1
+            if isinstance(spec, int) and 0 < spec < len(fds):
+                request = json.loads(_read_all(fds[spec]))
+            self._forget_acked(request.get("ack", ()))
             self._start(request, fds)
         elif op == "logs" and len(fds) == 1:
             if self.logs is not None:
@@ -233,10 +242,7 @@ class Supervisor:
             self.logs = fds.pop()  # kept: the caller closes only what is left in fds
             self.logs_path = str(request.get("path") or "logs")
         elif op == "ack":
-            for wid in request.get("ids", ()):
-                agent = self.agents.get(wid)
-                if agent is not None and agent.code is not None:
-                    del self.agents[wid]
+            self._forget_acked(request.get("ids", ()))
         elif op == "forget":
             for wid in request.get("ids", ()):
                 agent = self.agents.get(wid)
@@ -245,6 +251,13 @@ class Supervisor:
                 agent.forgotten = True
                 if agent.code is not None:
                     del self.agents[wid]
+
+    def _forget_acked(self, worker_ids: Any) -> None:
+        """Exits the executor applied and committed: never reported again."""
+        for wid in worker_ids:
+            agent = self.agents.get(wid)
+            if agent is not None and agent.code is not None:
+                del self.agents[wid]
 
     def _orphaned(self) -> None:
         """The executor is gone: from now on every exit is reported through the inbox."""
@@ -264,6 +277,14 @@ class Supervisor:
         try:
             if not fds:
                 raise OSError(errno.EBADF, "the stdin descriptor is missing")
+            sync = request.get("sync")
+            if sync is not None:  # the claim durable before its agent starts (PROTOCOL §8)
+                if isinstance(sync, bool) or not 0 < sync < len(fds):
+                    raise OSError(errno.EBADF, "the journal's descriptor is missing")
+                try:
+                    os.fdatasync(fds[sync])
+                except OSError as exc:
+                    raise OSError(exc.errno, exc.strerror, "the journal (fdatasync)") from None
             log = self._open_log(str(request.get("log") or ""))
             try:
                 before = self.clock.now_ns()
