@@ -54,13 +54,16 @@ def iter_ready(
     """``ready_tasks`` lazily: a heap, so taking the first few of many costs no full sort.
 
     With ``ranks`` (priority.py's remaining path lengths) the highest rank
-    comes first, ties in task-id order; without, task-id order alone.
+    comes first, ties in task-id order; without, task-id order alone.  Each
+    candidate is judged when it comes off the heap, so a pass that starts one
+    task of a wide layer judges about one, not the whole layer.
     """
-    candidates = [t for t in pending_candidates(tasks) if is_ready(t, tasks, roles, now)]
     heap: list[tuple[float, tuple[tuple[int, int | str], ...], str]] = [
         (-ranks.get(t.id, 0.0) if ranks is not None else 0.0, task_sort_key(t.id), t.id)
-        for t in candidates
+        for t in pending_candidates(tasks)
     ]
     heapq.heapify(heap)
     while heap:
-        yield tasks[heapq.heappop(heap)[2]]
+        task = tasks[heapq.heappop(heap)[2]]
+        if is_ready(task, tasks, roles, now):
+            yield task

@@ -179,11 +179,16 @@ class TaskStore:
         # claim's compare-and-set, the re-read after a worker's exit) costs
         # one lstat instead of an open, a read and the safety checks.
         self._known: dict[str, tuple[_Signature, str, bytes]] = {}
+        self._paths: dict[str, Path] = {}  # path(): by task id
 
     def path(self, task_id: str) -> Path:
-        if not TASK_ID_RE.match(task_id):
-            raise ValueError(f"not a valid task id: {task_id!r}")
-        return self.directory / f"{task_id}.json"
+        """``<directory>/<task_id>.json``, made once per id (a pass asks for it often)."""
+        path = self._paths.get(task_id)
+        if path is None:
+            if not TASK_ID_RE.match(task_id):
+                raise ValueError(f"not a valid task id: {task_id!r}")
+            path = self._paths[task_id] = self.directory / f"{task_id}.json"
+        return path
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
