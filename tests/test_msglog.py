@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from teamexec.core.msglog import (
     as_message,
@@ -288,3 +290,18 @@ def test_consumed_is_true_only_when_every_byte_was_followed_or_stepped_over(tmp_
     assert [x.record["id"] for x in log.follow()] == ["MSG-003"]
     assert log.consumed()
     log.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(st.text(), st.none(), st.integers(), st.dictionaries(st.text(), st.text())),
+        min_size=6,
+        max_size=6,
+    )
+)
+def test_a_fingerprint_is_json_dumps_of_each_field(values):
+    keys = ("id", "ts", "from", "type", "summary", "origin_id")
+    record = dict(zip(keys, values, strict=True))
+    expected = tuple(json.dumps(record[k], sort_keys=True, default=str) for k in keys)
+    assert fingerprint(record) == expected

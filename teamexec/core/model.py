@@ -307,6 +307,11 @@ class Task:
 
     def recorded_duration(self) -> float | None:
         """Seconds from ``started_at`` to ``completed_at`` in the metadata, if both are there."""
+        return self._recorded_duration
+
+    @_cached
+    def _recorded_duration(self) -> float | None:
+        # cached: the task table tallies it on every write of a completed task
         start = parse_iso(self.metadata.get("started_at"))
         end = parse_iso(self.metadata.get("completed_at"))
         return None if start is None or end is None else max(0.0, end - start)

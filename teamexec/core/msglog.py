@@ -32,8 +32,17 @@ Fingerprint = tuple[str, ...]
 
 def fingerprint(record: Mapping[str, Any]) -> Fingerprint:
     """What makes a log line itself: more than its id (two writers can pick one id)."""
-    keys = ("id", "ts", "from", "type", "summary", "origin_id")
-    return tuple(json.dumps(record.get(k), sort_keys=True, default=str) for k in keys)
+    return tuple(
+        _ascii(value) if type(value) is str else json.dumps(value, sort_keys=True, default=str)
+        for value in map(record.get, _FINGERPRINT_KEYS)
+    )
+
+
+_FINGERPRINT_KEYS = ("id", "ts", "from", "type", "summary", "origin_id")
+# json.dumps of a str, without building an encoder per call (a fingerprint per line)
+_ascii: Any = getattr(json.encoder, "c_encode_basestring_ascii", None) or (
+    json.encoder.encode_basestring_ascii
+)
 
 
 def seq_of(record: Mapping[str, Any]) -> int | None:

@@ -592,7 +592,7 @@ class Engine:
         except StateCorrupt as exc:
             self._corrupt_task(task_id, exc)
             return
-        if task is not None:
+        if task is not None and task is not self.tasks.get(task_id):  # unchanged: no re-index
             self.tasks[task_id] = task
 
     def _corrupt_task(self, task_id: str, exc: StateCorrupt) -> None:

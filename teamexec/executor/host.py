@@ -216,6 +216,7 @@ class _Start:
     link: _Link
     logs: _Logs  # where the supervisor creates the agent's log
     handle: Handle  # the one submit returned: the reader fills in its pid
+    prompt: bytes  # the agent's stdin, made again for a retried start
     sent: bool = False
     sent_at: float = 0.0  # monotonic: a start unanswered REPLY_TIMEOUT_S has failed
     retried: bool = False  # sent to a second supervisor (the first died unanswering)
@@ -266,7 +267,7 @@ class Supervised(LocalProcesses):
         if job.ack:
             request["ack"] = list(job.ack)
         logs = self._logs(job)
-        fds = [_memfd("prompt", job.stdin)]
+        fds = [_stdin(job.stdin)]
         try:
             if job.sync_fd is not None:  # its own descriptor: a retried start sends it again
                 fds.append(os.dup(job.sync_fd))
@@ -277,7 +278,7 @@ class Supervised(LocalProcesses):
                 data = json.dumps({"op": "start", "spec_fd": len(fds) - 1}).encode()
             link = self._link(job.cwd, job.env)
             handle = Handle(job.worker_id, 0, None, anchor=link.anchor)  # pid 0: no reply yet
-            start = _Start(job.worker_id, data, fds, link, logs, handle)
+            start = _Start(job.worker_id, data, fds, link, logs, handle, job.stdin)
         except OSError:
             for fd in fds:
                 os.close(fd)
@@ -337,7 +338,12 @@ class Supervised(LocalProcesses):
                     start.link = self._link(start.link.cwd, start.link.env)
                 except OSError as exc:
                     return exc
-                os.lseek(start.fds[0], 0, os.SEEK_SET)  # the prompt from its start again
+                try:  # the prompt from its start again (a pipe is read once)
+                    stdin = _stdin(start.prompt)
+                except OSError as exc:
+                    return exc
+                os.close(start.fds[0])
+                start.fds[0] = stdin
                 self._send_start(start)
                 continue
             if time.monotonic() - start.sent_at >= REPLY_TIMEOUT_S:
@@ -568,6 +574,27 @@ class Supervised(LocalProcesses):
 
 
 _PENDING = object()  # a start not answered yet
+PIPE_PROMPT_BYTES = 60 * 1024  # within a pipe's default buffer (64 KiB): written at once
+
+
+def _stdin(prompt: bytes) -> int:
+    """The read end of a pipe holding ``prompt``, closed for writing (EOF after it).
+
+    A pipe costs a quarter of a memfd to make here; a prompt larger than the
+    pipe's buffer goes in a memfd (nothing reads the pipe before the agent).
+    """
+    if len(prompt) <= PIPE_PROMPT_BYTES:
+        read_end, write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        try:
+            written = os.write(write_end, prompt) if prompt else 0
+        except OSError:
+            written = -1
+        os.close(write_end)
+        if written == len(prompt):
+            os.set_blocking(read_end, True)  # the agent's stdin is an ordinary blocking pipe
+            return read_end
+        os.close(read_end)
+    return _memfd("prompt", prompt)
 
 
 def _memfd(name: str, data: bytes) -> int:

@@ -89,6 +89,9 @@ def test_a_supervisor_killed_before_answering_a_start_hands_it_to_a_new_one(tmp_
     assert "cannot start" not in result.stdout and "died" not in result.stdout
     _assert_exactly_once(root)
     assert all(t["metadata"]["attempts"] == 1 for t in tasks(root).values())
+    for task_id in GRAPH:  # the resent start's agent read its whole prompt too
+        [marker] = runs(root, task_id)
+        assert (root / "runs" / marker).read_text().startswith("## Role Assignment"), marker
 
 
 def test_a_supervisor_killed_before_reporting_an_exit_fails_that_attempt_only(tmp_path):
