@@ -73,6 +73,7 @@ from teamexec.storage.sessionfiles import (
     snapshot_role_spec,
     write_meta,
 )
+from teamexec.storage.spares import SparePool
 from teamexec.storage.trace import Trace
 from teamexec.validation.rolespec import parse_role_spec
 from teamexec.worker.crashpoints import crash_point
@@ -113,6 +114,7 @@ class Engine:
         # the durable record: task files become views of it (storage/journal.py)
         self.journal = Journal(paths.journal, root=paths.root, boot=boot_id(options.env))
         self.store.journal = self.journal
+        self.spares = SparePool(paths.spares)  # nothing on disk until a view needs one
         self.removable: list[str] = []  # inbox files whose effect awaits the pass's commit
         self.messages = inbox.MessageLog(paths.messages_log, root=paths.root)
         self.session_file = SessionFile(paths.team_session, session.data)
@@ -354,6 +356,7 @@ class Engine:
             # most views lag their journaled states from here on, reconcile's
             # included, and are written on a thread of their own (storage/viewwriter.py)
             self.store.lag = self._view_may_lag
+            self.store.spares = self.spares  # views rewritten without new inodes
             self.store.background_views()
         self.store.write_many(rec.tasks[t] for t in rec.changed)
         self.shared.sync_mirror(self.tasks.values())

@@ -211,6 +211,7 @@ def run_loop(engine: Engine) -> Outcome:
         engine.pool.monitor = None
         engine.messages.close()
         engine.trace.close()
+        engine.spares.close()  # the views are written: the session keeps no spare
 
 
 class RunAborted(TeamexecError):

@@ -85,6 +85,11 @@ class SessionPaths:
         return self.root / ".teamexec.journal"
 
     @functools.cached_property
+    def spares(self) -> Path:
+        """The executor's spare files while it runs (storage/spares.py)."""
+        return self.root / ".teamexec.spare"
+
+    @functools.cached_property
     def project_root(self) -> Path | None:
         """``<root>`` when the session lies at ``<root>/.workflow/.team/<id>/`` (CCW's place).
 
@@ -116,6 +121,7 @@ RUNTIME_STATE = frozenset(
         "report.json",
         ".teamexec.lock",
         ".teamexec.journal",
+        ".teamexec.spare",
     }
 )
 

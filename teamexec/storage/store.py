@@ -39,6 +39,7 @@ from teamexec.core.model import TASK_ID_RE, Issue, Task, TaskStatus, iso
 from teamexec.core.readiness import ready_tasks
 from teamexec.core.transitions import Reason, move
 from teamexec.storage import atomic, safeopen
+from teamexec.storage.spares import SparePool
 from teamexec.storage.viewwriter import ViewWriter
 
 _STATUSES = frozenset(s.value for s in TaskStatus)
@@ -167,6 +168,8 @@ class TaskStore:
         self.journal: JournalSink | None = None
         # with a journal: the tasks whose views may lag their journaled state
         self.lag: Callable[[str], bool] | None = None
+        # with a journal: where views are rewritten without a new inode (storage/spares.py)
+        self.spares: SparePool | None = None
         self._owed: dict[str, Task] = {}  # journaled states whose views are not written yet
         self._mutex = threading.RLock()  # _owed and _known, against the view writer's thread
         self._writer: ViewWriter | None = None  # background_views(): flushes on a thread
@@ -366,7 +369,7 @@ class TaskStore:
         self._known.pop(task.id, None)  # until the write is known to have landed
         # looked up on the module at call time so tests can inject ENOSPC/EIO
         raw = atomic.dump_json(task.data)
-        atomic.atomic_write(path, raw, durable=self.fsyncs, sync_dir=sync_dir)
+        atomic.atomic_write(path, raw, durable=self.fsyncs, sync_dir=sync_dir, spares=self.spares)
         # Under our lock no cooperating writer can slip in here; a hand edit in
         # this instant changes the signature seen by the next stat anyway.
         with contextlib.suppress(OSError):
@@ -421,21 +424,18 @@ class TaskStore:
         path = self.path(task_id)
         raw = atomic.dump_json(task.data)
         text = task.canonical  # computed when the state was journaled
-        tmp = atomic.prepare(path, raw, durable=False)
+        staged = atomic.prepare(path, raw, durable=False, spares=self.spares)
         try:
             with self._mutex:
                 if self._owed.get(task_id) is not task:
                     return  # superseded meanwhile: the next flush writes the newer state
-                os.replace(tmp, path)
-                tmp = ""
+                atomic.install(staged, path)
                 with contextlib.suppress(OSError):
                     st = os.stat(path, follow_symlinks=False)
                     self._known[task_id] = (_signature(st), text, raw)
                 del self._owed[task_id]
         finally:
-            if tmp:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
+            atomic.discard(staged)  # when not installed: the file, or the spare, goes back
 
     def _lags(self, task_id: str) -> bool:
         """The task's view lags: its write is a journal line, no file is touched."""
