@@ -393,3 +393,19 @@ def test_the_lease_is_gone_once_the_view_is_written(tmp_path):
         assert handle.read() == b"2\n"
     assert time.monotonic() - started < 1.0
     pool.close()
+
+
+def test_a_pool_closed_while_a_spare_is_out_finishes_that_write_then_goes(tmp_path):
+    """The loop's end closes the pool while the view writer's thread still holds
+    a spare: that write lands, then the spare and the directory are removed."""
+    pool, view = _pool(tmp_path)
+    _write(view, b"1\n", pool)
+    _write(view, b"2\n", pool)
+    staged = atomic.prepare(view, b"3\n", durable=False, spares=pool)
+    assert staged.spare is not None
+    pool.close()
+    assert pool.directory.exists()  # the spare out keeps it
+    atomic.install(staged, view)
+    assert view.read_bytes() == b"3\n" and not pool.directory.exists()
+    _write(view, b"4\n", pool)
+    assert view.read_bytes() == b"4\n" and not pool.directory.exists()

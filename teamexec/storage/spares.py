@@ -118,6 +118,7 @@ class SparePool:
         self._device: int | None = None
         self._usable: dict[Path, bool] = {}  # per view directory, decided once
         self._state = "new"  # -> "open" or "off"; -> "closed"
+        self._out = 0  # spares taken and not back yet
 
     # ------------------------------------------------------------ the writer's side
     def fill(self, target: Path, data: bytes, new_mode: int) -> Taken | None:
@@ -156,40 +157,57 @@ class SparePool:
     def install(self, taken: Taken, target: Path) -> None:
         """Put the spare's content at ``target``: swapped with the old file, or
         renamed into place when there is none.  Raises ``Unsupported`` (the
-        spare released) when the exchange cannot be made here after all; any
-        other error leaves ``target`` as it was."""
-        assert self._dir_fd is not None
-        if taken.first:
-            self._rename_into(taken, target)
-            return
+        spare given back) when that cannot be done here after all, and any
+        other error as it comes; either way ``target`` is as it was."""
+        dir_fd = self._dir_fd  # open while a spare is out, even once closed
+        assert dir_fd is not None
+        first = taken.first
         try:
-            exchange(self._dir_fd, taken.name, os.fspath(target))
+            if first:
+                os.rename(taken.name, target, src_dir_fd=dir_fd)
+            else:
+                try:
+                    exchange(dir_fd, taken.name, os.fspath(target))
+                except FileNotFoundError:
+                    if not _exists(dir_fd, taken.name):
+                        raise  # the spare was removed (by hand): write as before
+                    first = True  # the view was removed meanwhile: its first write
+                    os.rename(taken.name, target, src_dir_fd=dir_fd)
         except OSError as exc:
-            if exc.errno == errno.ENOENT and _exists(self._dir_fd, taken.name):
-                self._rename_into(taken, target)  # the first write of this view
-                return
             self.release(taken)
-            if exc.errno in UNSUPPORTED:
+            if exc.errno in UNSUPPORTED:  # EXDEV: another mount of the same disk
                 self._usable[target.parent] = False
             if exc.errno in UNSUPPORTED or exc.errno == errno.ENOENT:
-                raise Unsupported(str(exc)) from exc  # ENOENT: the spare was removed
+                raise Unsupported(str(exc)) from exc
             raise
-        self.release(taken)  # its name holds the old view now: the next spare
+        if first:
+            self._done(taken)  # the name is the view's now: the pool shrinks by one
+        else:
+            self.release(taken)  # its name holds the old view now: the next spare
 
     def release(self, taken: Taken) -> None:
         """Give a spare back (its lease goes with the descriptor)."""
-        os.close(taken.fd)
         with self._guard:
             if self._state == "open" and len(self._free) < KEEP:
                 self._free.append(taken.name)
             else:
                 self._remove(taken.name)
+        self._done(taken)
 
     def close(self) -> None:
-        """Remove every spare and the directory; later writes take the fallback."""
+        """Remove every spare and the directory; later writes take the fallback.
+        A spare out meanwhile is removed when it comes back, and the directory
+        with the last one."""
         with self._guard:
-            self._teardown()
             self._state = "closed"
+            self._teardown()
+
+    def _done(self, taken: Taken) -> None:
+        os.close(taken.fd)
+        with self._guard:
+            self._out -= 1
+            if self._state == "closed":
+                self._teardown()
 
     # ------------------------------------------------------------ inside
     def _serves(self, directory: Path) -> bool:
@@ -241,10 +259,10 @@ class SparePool:
         return True
 
     def _teardown(self) -> None:
-        """Remove the spares and the directory (under ``_guard``).  A spare in
-        use meanwhile is removed when it comes back."""
+        """Remove the spares and the directory (under ``_guard``), once no spare
+        is out: a writer still uses the directory's descriptor."""
         self._free.clear()
-        if self._dir_fd is None:
+        if self._dir_fd is None or self._out:
             return
         with contextlib.suppress(OSError):
             for name in os.listdir(self._dir_fd):
@@ -261,6 +279,7 @@ class SparePool:
                 return None
             dir_fd = self._dir_fd
             tries = [self._free.popleft() for _ in range(min(TRIES, len(self._free)))]
+            self._out += 1  # the directory's descriptor stays open until it is back
         busy: list[str] = []
         found: tuple[str, int, os.stat_result] | None = None
         for name in tries:
@@ -274,13 +293,15 @@ class SparePool:
                 found = (name, leased[0], leased[1])
         with self._guard:
             self._free.extend(busy)  # behind the others: readers let go in time
-            if found is not None or self._state != "open":
-                return found
-            try:
-                name, fd = self._create()
-                return name, fd, os.fstat(fd)  # nobody else knows it yet: no lease needed
-            except OSError:
-                return None  # the fallback's own creation says what is wrong, if anything
+            if found is None and self._state == "open":
+                with contextlib.suppress(OSError):  # the fallback says what is wrong, if anything
+                    name, fd = self._create()
+                    found = (name, fd, os.fstat(fd))  # nobody else knows it yet: no lease
+            if found is None:
+                self._out -= 1
+                if self._state == "closed":
+                    self._teardown()
+            return found
 
     def _lease(
         self, dir_fd: int, name: str
@@ -320,15 +341,6 @@ class SparePool:
             except FileExistsError:
                 continue
             return name, fd
-
-    def _rename_into(self, taken: Taken, target: Path) -> None:
-        assert self._dir_fd is not None
-        try:
-            os.rename(taken.name, target, src_dir_fd=self._dir_fd)
-        except BaseException:
-            self.release(taken)
-            raise
-        os.close(taken.fd)  # the name is the view's now: the pool shrinks by one
 
     def _remove(self, name: str) -> None:
         if self._dir_fd is not None:
