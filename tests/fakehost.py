@@ -50,6 +50,7 @@ class FakeBackend:
         self.defer = False  # supervised starts wait for ``answer`` (their pid unknown)
         self.unanswered: dict[str, tuple[Handle, FakeProcess]] = {}  # by task id
         self.refused: dict[str, OSError] = {}  # by worker id, until the next settle
+        self.said: list[tuple[str, str]] = []  # (task id, text): the next pass warns
 
     def submit(self, job: Job) -> Handle:
         if self.fail_next is not None:
@@ -88,6 +89,10 @@ class FakeBackend:
                 self.answer(task_id)
         refused, self.refused = self.refused, {}
         return refused
+
+    def notices(self) -> list[tuple[str, str]]:
+        said, self.said = self.said, []
+        return said
 
     def poll(self, handle: Handle) -> int | None:
         return self.host.procs[handle.pid].code if handle.pid else None

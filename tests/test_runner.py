@@ -208,6 +208,23 @@ def test_a_silent_worker_is_stalled_and_log_output_counts_as_a_heartbeat(tmp_pat
     assert run.task("A-001")["metadata"]["last_error"]["kind"] == "stalled"
 
 
+def test_a_worker_without_a_log_is_stalled_and_a_log_created_late_is_a_heartbeat(tmp_path):
+    """A plain agent under the supervisor has no log until it writes (docs/DESIGN.md):
+    a missing log is no output — silent, so stalled — and its creation is output."""
+    specs = {"a": {"stall_after_s": 10, "timeout_s": 1000, "max_retries": 0}}
+    run = Run(tmp_path / "s", {"A-001": [], "B-001": []}, specs={**specs, "b": specs["a"]})
+    run.step()
+    quiet, late = run.paths.log_file("A-001", 1), run.paths.log_file("B-001", 1)
+    run.host.advance(9)
+    late.write_text("first words\n")  # created at its first output, 9 s in
+    assert run.step() is None
+    run.advance(1)  # A-001: 10 s without a log at all
+    assert not quiet.exists()
+    assert run.host.worker("A-001").signals == [signal.SIGTERM]
+    assert run.host.worker("B-001").signals == []  # its log's creation was a heartbeat
+    assert "A-001 stalled: silent for 10 s" in run.text()
+
+
 def test_a_worker_that_ignores_sigterm_gets_sigkill_after_the_grace_period(tmp_path):
     specs = {"a": {"timeout_s": 5, "max_retries": 0}}
     run = Run(tmp_path / "s", {"A-001": []}, specs=specs, kill_grace_s=3)

@@ -49,6 +49,7 @@ from teamexec.storage.journal import Journal, boot_id, read_tasks, recover
 from teamexec.storage.layout import layout_issues
 from teamexec.storage.loader import MAX_JSON_BYTES, SessionLoader, load_session
 from teamexec.storage.lock import ExecutorLock, lock_holder
+from teamexec.storage.logtail import read_tail
 from teamexec.storage.messages import MessageLog
 from teamexec.storage.paths import SessionPaths
 from teamexec.storage.store import TaskStore
@@ -303,6 +304,7 @@ def finish(
         stuck=outcome.stuck,
         peak_rss_kb=usage.ru_maxrss or None,
     )
+    absent_logs(report["stuck"], paths.root)
     atomic_write(paths.report, dump_json(report))
     for line in report_lines(
         report,
@@ -403,6 +405,7 @@ def check(session_path: Path, *, task_list: Path | None, cli_agent: str | None) 
         history=None if engine.priorities is None else engine.priorities.history,
         completed_elsewhere=engine.shared.external_completions(tasks),
     )
+    absent_logs(view["tasks"], paths.root)
     view["warnings"] = [*view["warnings"], *(str(i) for i in layout)]  # only warnings are left
     cannot_start = agent_issues(
         session,
@@ -566,6 +569,7 @@ def report(session_path: Path, *, html: Path | None, json_out: bool) -> list[str
         raise TeamexecError(f"{paths.report}: cannot read: {exc}") from None
     if not isinstance(data, dict):
         raise TeamexecError(f"{paths.report}: not a JSON object")
+    absent_logs(data.get("stuck"), paths.root)
     lines: list[str] = []
     if html is not None:
         from teamexec.core.reportpage import render_page
@@ -588,6 +592,16 @@ def report(session_path: Path, *, html: Path | None, json_out: bool) -> list[str
     )
 
 
+def absent_logs(rows: Any, root: Path) -> None:
+    """Set each row's ``log`` to None when no such file exists: an agent that wrote
+    nothing under the supervisor has no log (docs/DESIGN.md), and the summary says
+    "no log output" instead of naming a file that is not there."""
+    for row in rows or ():
+        log = row.get("log") if isinstance(row, dict) else None
+        if isinstance(log, str) and not os.path.lexists(root / log):
+            row["log"] = None
+
+
 def failure_tails(paths: SessionPaths, data: dict[str, Any], lines: int = 20) -> dict[str, str]:
     """The last lines of each failed attempt's log, keyed ``<task>.<attempt>``."""
     tails: dict[str, str] = {}
@@ -597,12 +611,8 @@ def failure_tails(paths: SessionPaths, data: dict[str, Any], lines: int = 20) ->
             if outcome in (None, "completed", "interrupted"):
                 continue
             key = f"{row.get('id')}.{entry.get('attempt')}"
-            path = paths.logs / f"{key}.log"
-            try:
-                with open(path, "rb") as handle:
-                    handle.seek(max(0, path.stat().st_size - 16384))
-                    text = handle.read().decode("utf-8", "replace")
-            except OSError:
-                continue
-            tails[key] = "\n".join(text.splitlines()[-lines:])
+            # missing (a silent agent has no log), unsafe or unreadable: no tail
+            tail = read_tail(paths.logs / f"{key}.log", lines, root=paths.root)
+            if tail:
+                tails[key] = tail
     return tails

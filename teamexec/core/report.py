@@ -104,7 +104,7 @@ def _stuck_row(stuck: Stuck, task: Task | None) -> dict[str, Any]:
     row: dict[str, Any] = {"id": stuck.task_id, "reason": stuck.reason}
     row["last_lines"] = last_lines(task)
     if task is not None and task.status is TaskStatus.FAILED and task.attempts:
-        row["log"] = attempts.log_name(task.id, task.attempts)
+        row["log"] = attempts.log_name(task.id, task.attempts)  # the shell: None if absent
     return row
 
 
@@ -161,6 +161,8 @@ def report_lines(
             body.append(f"- {row['id']}: {row['reason']}")
             if row.get("log"):
                 body.append(f"    log: {Path(session_path) / row['log']}")
+            elif "log" in row:  # None: a silent agent has no log file
+                body.append("    no log output")
             body.extend(f"    | {line}" for line in row["last_lines"])
     missing = [r for r in report["tasks"] if r.get("evidence_missing")]
     if missing:

@@ -243,8 +243,11 @@ def _failures(
             f'<div class="failure"><b>{escape(bar["task"])}</b> attempt {bar["attempt"]} '
             f"({escape(bar['role'])}): {escape(bar['outcome'])}"
             + (f" — {escape(str(bar['reason']))}" if bar.get("reason") else "")
-            + f' <span class="muted">logs/{escape(key)}.log</span>'
-            + (f"<pre>{escape(tail)}</pre>" if tail else "")
+            + (
+                f' <span class="muted">logs/{escape(key)}.log</span><pre>{escape(tail)}</pre>'
+                if tail
+                else ' <span class="muted">(no log output)</span>'
+            )
             + "</div>"
         )
     if stuck:

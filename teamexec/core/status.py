@@ -177,7 +177,7 @@ def _why(task: Task, now: float) -> dict[str, Any]:
     if task.status is TaskStatus.FAILED:
         reason = error.get("reason") if isinstance(error, dict) else None
         extra["reason"] = str(reason) if reason else "failed"
-        if task.attempts:
+        if task.attempts:  # the shell sets it to None when there is no such file
             extra["log"] = attempts.log_name(task.id, task.attempts)
     elif task.status is TaskStatus.PENDING:
         retry_at = parse_iso(task.metadata.get("retry_at"))
@@ -239,7 +239,9 @@ def status_lines(view: Mapping[str, Any]) -> list[str]:
             f"  {MARKS[row['status']]} {row['id']:<20} {row['role'] or '?':<14} {label}{deps}"
         )
         if "reason" in row:
-            log = f" — log: {view['session']}/{row['log']}" if "log" in row else ""
+            log = f" — log: {view['session']}/{row['log']}" if row.get("log") else ""
+            if "log" in row and row["log"] is None:  # a silent agent has no log file
+                log = " — no log output"
             lines.append(f"      {row['reason']}{log}")
     lines.append("  (✓ done  ▶ running  ○ pending  ✗ failed  · not created yet)")
     if view["active_workers"]:

@@ -99,6 +99,11 @@ class Backend(Protocol):
         (its pid known) or failed on return."""
         ...
 
+    def notices(self) -> list[tuple[str, str]]:
+        """(task id, text) to warn about since the last call: a running job's log
+        that could not be written (its output is discarded); never blocks."""
+        ...
+
     def poll(self, handle: Handle) -> int | None:
         """The job's exit code once it has ended, else None (never blocks)."""
         ...
@@ -142,6 +147,9 @@ class LocalProcesses:
 
     def settle(self, wait: bool = False) -> dict[str, OSError]:
         return {}  # every submit has waited for its process
+
+    def notices(self) -> list[tuple[str, str]]:
+        return []  # a worker process writes its own log
 
     def poll(self, handle: Handle) -> int | None:
         proc = handle.native
@@ -250,6 +258,7 @@ class Supervised(LocalProcesses):
         self.answered = threading.Condition(self.lock)  # a start answered, or a reader's EOF
         self.logs: _Logs | None = None
         self.old_logs: list[_Logs] = []  # replaced: kept open for a retried start
+        self.said: list[tuple[str, str]] = []  # (task id, text) for ``notices``
 
     # ---------------------------------------------------------------- jobs
     def submit(self, job: Job) -> Handle:
@@ -309,6 +318,11 @@ class Supervised(LocalProcesses):
                 failed[start.worker_id] = outcome
         self.inflight = pending
         return failed
+
+    def notices(self) -> list[tuple[str, str]]:
+        with self.lock:
+            said, self.said = self.said, []
+        return said
 
     def _outcome(self, start: _Start, wait: bool) -> OSError | object | None:
         """None: started; an OSError: failed; ``_PENDING``: not answered yet."""
@@ -518,6 +532,11 @@ class Supervised(LocalProcesses):
                     known = link.jobs.pop(str(message["id"]), None) is not None
                 if known:
                     self._deliver(str(message["id"]), int(message["code"]), message["ts"], "")
+            elif message.get("op") == "log_refused":  # the agent runs on, unlogged: say so
+                text = f"its log cannot be written: {message.get('error')}; output discarded"
+                with self.lock:
+                    self.said.append((str(message.get("task_id") or ""), text))
+                self._deliver("", None, None, "")  # a pass says it now
         if self.link is link:
             self.link = None  # the next plain agent starts a new one
         with self.lock:  # after: a start retried on this link's EOF finds a new one

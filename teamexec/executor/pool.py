@@ -590,6 +590,8 @@ class WorkerPool:
             live = self.running.get(worker_id)
             if live is not None:
                 self._not_started(live, live.start_argv0, exc, now)
+        for task_id, text in self.host.backend.notices():
+            self.owner.emit(Event(EventKind.WARNING, "executor", f"{task_id}: {text}", task_id))
         for live in self.running.values():
             live.known_pid()
 
