@@ -422,12 +422,14 @@ def test_a_grandchild_holding_the_pipe_does_not_delay_the_exit_report(tmp_path, 
     gate = tmp_path / "go"
     grandchild = f"(while [ ! -e {gate} ]; do sleep 0.01; done; echo grandchild) &"
     assert link.start("w1", ["sh", "-c", f"{grandchild} echo parent; exit 2"])["op"] == "started"
-    assert link.receive()["code"] == 2  # the grandchild still runs, holding the pipe
+    ended = link.receive()  # the grandchild still runs, holding the pipe: said so
+    assert ended == {"op": "exit", "id": "w1", "code": 2, "ts": ANY_TS, "pumping": True}
     log = link.logs / "w1.log"
     assert log.read_text() == "parent\n"
     link.send({"op": "ack", "ids": ["w1"]})
     gate.write_text("")
-    wait_for(lambda: log.read_text() == "parent\ngrandchild\n", what="the grandchild's output")
+    assert link.receive() == {"op": "output_closed", "id": "w1"}  # the pipe's end
+    assert log.read_text() == "parent\ngrandchild\n"
     link.close()
     assert link.gone() == 0
 

@@ -201,6 +201,8 @@ class _Link:
     jobs: dict[str, Handle] = field(default_factory=dict)  # started, exit not yet heard
     starts: dict[str, _Start] = field(default_factory=dict)  # sent, not answered yet
     logs: _Logs | None = None  # the logs directory it was given (its descriptor)
+    # ended agents whose output pipe a descendant still holds: it pumps on until EOF
+    pumping: set[str] = field(default_factory=set)
     closing: bool = False
     eof: bool = False  # its reader met the end of the socket: nothing more comes on it
 
@@ -466,10 +468,13 @@ class Supervised(LocalProcesses):
             link.sock.shutdown(socket.SHUT_RDWR)
         link.sock.close()
         with self.lock:
-            idle = not link.jobs
-        if idle:  # nothing left to report: it exits at once; reap it, leave no zombie
+            idle, pumping = not link.jobs, bool(link.pumping)
+        if idle and not pumping:  # nothing left to report: it exits at once; reap it
             with contextlib.suppress(subprocess.TimeoutExpired):
                 link.proc.wait(timeout=2)
+        elif idle:  # it stays until a grandchild lets go of a pipe: reaped when it goes
+            reaper = threading.Thread(target=link.proc.wait, name="supervisor-reaper", daemon=True)
+            reaper.start()
 
     # ----------------------------------------------------------- supervisor
     def _send(self, message: dict[str, Any]) -> None:
@@ -530,8 +535,13 @@ class Supervised(LocalProcesses):
             elif message.get("op") == "exit":
                 with self.lock:
                     known = link.jobs.pop(str(message["id"]), None) is not None
+                    if message.get("pumping"):
+                        link.pumping.add(str(message["id"]))
                 if known:
                     self._deliver(str(message["id"]), int(message["code"]), message["ts"], "")
+            elif message.get("op") == "output_closed":
+                with self.lock:
+                    link.pumping.discard(str(message.get("id")))
             elif message.get("op") == "log_refused":  # the agent runs on, unlogged: say so
                 text = f"its log cannot be written: {message.get('error')}; output discarded"
                 with self.lock:

@@ -36,6 +36,9 @@ The protocol, one JSON object per packet:
   line: the command not found, the cwd missing, the log's name unusable);
   ``{"op": "exit", "id", "code", "ts"}``: the agent ended (``code`` as a shell
   reports it: 128+n for a signal; ``ts`` epoch seconds);
+  ``"pumping": true`` in an exit: a descendant still holds the agent's output
+  pipe, then ``{"op": "output_closed", "id"}`` once it reached EOF (the
+  executor, done, reaps us on a thread meanwhile instead of waiting);
   ``{"op": "log_refused", "id", "task_id", "error"}``: the agent wrote, but its
   log could not be created or written (one line naming the path); what it
   writes from then on is read and discarded.
@@ -111,6 +114,7 @@ class Output:
     path: str  # the log's path, for errors
     log: int | None = None  # the log, open for appending once the first bytes came
     refused: bool = False  # the log could not be created or written: output discarded
+    pumping: bool = False  # its exit was reported with the pipe still open
 
 
 @dataclass
@@ -479,6 +483,8 @@ class Supervisor:
         if output.log is not None:
             os.close(output.log)
             output.log = None
+        if output.pumping:  # its exit said "pumping": the executor need not wait for us now
+            self._send({"op": "output_closed", "id": output.worker_id})
 
     def _spawn(self, request: dict[str, Any], *, stdin: int, out: int) -> int:
         argv = [str(a) for a in request["argv"]]
@@ -526,14 +532,17 @@ class Supervisor:
         except ChildProcessError:
             agent.code = 255
         agent.ts = time.time()
-        if agent.output is not None:  # its last words in the log before its report
-            self._drain(agent.output)
-            agent.output = None
+        output, agent.output = agent.output, None
+        if output is not None:  # its last words in the log before its report
+            self._drain(output)
         if agent.forgotten:
             self.agents.pop(agent.worker_id, None)
             return
         crash_point("supervisor-report")
-        sent = self._send({"op": "exit", "id": agent.worker_id, "code": agent.code, "ts": agent.ts})
+        message = {"op": "exit", "id": agent.worker_id, "code": agent.code, "ts": agent.ts}
+        if output is not None and output.fd >= 0:  # a descendant holds its pipe: pumped on
+            message["pumping"] = output.pumping = True
+        sent = self._send(message)
         if not sent and self.agents.pop(agent.worker_id, None) is not None:
             self._report(agent)  # orphan mode (a failed send has reported it already)
         if not any(a.code is None for a in self.agents.values()):

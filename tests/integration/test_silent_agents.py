@@ -8,6 +8,9 @@ report and its page.
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import psutil
 
 from sessionkit import start_teamexec, tasks, teamexec, wait_for, write_session
 
@@ -84,3 +87,32 @@ def test_a_symlink_planted_at_the_log_before_the_first_output_is_refused_and_sai
     line = f"A-001: its log cannot be written: {root / 'logs' / 'A-001.1.log'}: is a symbolic link"
     assert line in out, out
     assert tasks(root)["A-001"]["status"] == "completed"
+
+
+def test_a_grandchild_that_outlives_the_run_still_gets_its_output_logged(tmp_path):
+    """The run ends without waiting for it; the supervisor stays, pumping (the log
+    open), until the grandchild lets go of the pipe, then exits."""
+    gate = tmp_path / "go"
+    agent = f"(while [ ! -e {gate} ]; do sleep 0.01; done; echo grandchild) & echo parent"
+    root = write_session(tmp_path / "s", {"A-001": []}, executor={"agent": ["sh", "-c", agent]})
+    try:
+        result = teamexec("run", str(root))
+        assert result.returncode == 0, result.stdout + result.stderr
+        log = root / "logs" / "A-001.1.log"
+        assert log.read_text() == "parent\n"
+        pumping = [p for p in psutil.process_iter(["cmdline"]) if _holds(p, log)]
+        assert len(pumping) == 1  # its supervisor, still there with the log open
+    finally:
+        gate.write_text("")  # the grandchild ends whatever happened
+    wait_for(lambda: log.read_text() == "parent\ngrandchild\n", what="the grandchild's line")
+    wait_for(lambda: not pumping[0].is_running(), what="the supervisor's exit")
+
+
+def _holds(proc: psutil.Process, log: Path) -> bool:
+    """Is ``proc`` an agent supervisor with ``log`` open?"""
+    if "teamexec.worker.supervisor" not in " ".join(proc.info["cmdline"] or ()):
+        return False
+    try:
+        return any(f.path == str(log) for f in proc.open_files())
+    except psutil.Error:
+        return False
