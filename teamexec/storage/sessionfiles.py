@@ -18,7 +18,7 @@ from typing import Any
 
 from teamexec.core.model import iso
 from teamexec.storage import safeopen
-from teamexec.storage.atomic import atomic_write, dump_json
+from teamexec.storage.atomic import atomic_write, discard, dump_json, install, prepare
 from teamexec.storage.loader import MAX_JSON_BYTES
 from teamexec.storage.paths import SessionPaths
 
@@ -95,8 +95,9 @@ def write_meta(
 
     meta.json is CCW's (TeamMeta in team-msg.ts; team_msg's ``state_update``
     rewrites it in place, without a lock).  Every other key stays as CCW last
-    wrote it, types included.  The file is re-read right before the atomic
-    replace, and read again if it changed while the merge was made, so a
+    wrote it, types included.  The file is looked at again right before the
+    rename (after the temporary file is made), and read again if it changed
+    while the merge was made, so a
     concurrent team_msg write is lost only if it lands in the microseconds
     between that last check and the rename (team_msg takes no lock).  A file that does not parse
     (team_msg's writeFileSync caught mid-write, or a hand edit) is never
@@ -130,13 +131,17 @@ def write_meta(
             current = {"status": "active", "created_at": stamp, "updated_at": stamp}
         current[EXECUTOR_KEY] = view
         data = json.dumps(current, ensure_ascii=False, indent=2).encode()
-        if _signature(paths.meta) != before:  # team_msg wrote meanwhile
+        # the temporary file first: creating a file can take a millisecond here
+        # (see storage/spares.py), and the last look must be just before the rename
+        staged = prepare(paths.meta, data, durable=False)
+        changed = _signature(paths.meta) != before  # team_msg wrote meanwhile
+        if changed and (not last_chance or settle_s <= 0):
+            discard(staged)
             if not last_chance:
                 _nap_after_quick_tries(tries)
                 continue  # merge into its version instead
-            if settle_s <= 0:
-                return False  # busy: the caller tries again on a later pass
-        atomic_write(paths.meta, data, durable=False)
+            return False  # busy: the caller tries again on a later pass
+        install(staged, paths.meta)
         return True
 
 
