@@ -194,6 +194,7 @@ def execute(request: RunRequest, reporter: Reporter) -> int:
         )
         if missing:
             raise InvalidSession(missing)
+        engine.pool.warm_up()  # the supervisor boots while the session is reconciled
         started = time.time()
         engine.apply_reconciliation(engine.plan(started), started)
         reporter.start(total=len(engine.tasks), done=_done(engine.tasks))

@@ -14,6 +14,7 @@ through ``Host`` — so tests drive it with a FakeHost, in milliseconds.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 from collections.abc import Callable, Iterable
@@ -456,6 +457,17 @@ class WorkerPool:
         # later and not fsynced (check adds live claims the file does not list
         # yet): rewriting that O(tasks) file durably before every spawn cost
         # two fsyncs, a rename and ~2.4 ms of JSON (at 10k tasks) per task.
+
+    def warm_up(self) -> None:
+        """Start the run's supervisor before the loop when plain agents will run.
+
+        Its interpreter then boots (~40 ms) while the executor reconciles,
+        instead of after the first pass's claims, where the first start waited
+        for it.  A failure is left for the first start to meet and report.
+        """
+        if any(self._route(role) == "agent" for role in self.owner.specs):
+            with contextlib.suppress(OSError):
+                self.host.backend.supervisor(self.owner.cwd, self.owner.options.env)
 
     def _supervisor(self, plan: list[Spawn]) -> tuple[int, float | None] | None:
         """The supervisor that will start this pass's plain agents, started before the claims.
