@@ -490,3 +490,17 @@ class _AnyTs:
 
 
 ANY_TS = _AnyTs()
+
+
+def test_an_agent_that_left_no_descendant_is_reported_done_with_its_output(tmp_path, supervisor):
+    """Its pipe's EOF is met when its exit is: no "pumping", no output_closed to follow."""
+    link = supervisor()
+    for wid, argv in (("silent", ["true"]), ("talker", ["echo", "words"])):
+        assert link.start(wid, argv)["op"] == "started"
+        ended = link.receive()
+        assert ended == {"op": "exit", "id": wid, "code": 0, "ts": ended["ts"]}
+    assert not (link.logs / "silent.log").exists()
+    assert (link.logs / "talker.log").read_text() == "words\n"
+    link.send({"op": "ack", "ids": ["silent", "talker"]})
+    link.close()
+    assert link.gone() == 0

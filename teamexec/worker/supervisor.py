@@ -444,9 +444,11 @@ class Supervisor:
         except OSError:
             return
         left = count[0]
-        while left > 0:
-            try:
-                data = os.read(output.fd, min(left, CHUNK))
+        while True:
+            try:  # past what FIONREAD counted: one more read, which meets the EOF of an
+                # agent that left no descendant (a silent one at once), or a grandchild's
+                # newer bytes (then it is pumped on, and the exit says so)
+                data = os.read(output.fd, min(left, CHUNK) if left > 0 else CHUNK)
             except BlockingIOError:
                 return
             except OSError:
@@ -454,8 +456,10 @@ class Supervisor:
             if not data:
                 self._close_output(output)
                 return
-            left -= len(data)
             self._write(output, data)
+            if left <= 0:
+                return
+            left -= len(data)
 
     def _write(self, output: Output, data: bytes) -> None:
         """Append to the log, created at the first bytes; a refusal is said once."""
