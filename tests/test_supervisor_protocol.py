@@ -79,8 +79,15 @@ class Link:
             os.close(fd)
 
     def start(
-        self, wid: str, argv: list[str], prompt: bytes = b"the prompt\n", log: str = ""
+        self,
+        wid: str,
+        argv: list[str],
+        prompt: bytes = b"the prompt\n",
+        log: str = "",
+        extra: tuple[int, ...] = (),
+        **keys: Any,
     ) -> dict[str, Any]:
+        """A start request; ``extra``: more descriptors after stdin, ``keys``: more keys."""
         request = {
             "op": "start",
             "id": wid,
@@ -95,6 +102,7 @@ class Link:
                 "inbox": str(self.inbox),
                 "tmp": str(self.tmp),
             },
+            **keys,
         }
         stdin = os.memfd_create("prompt")
         os.write(stdin, prompt)
@@ -102,7 +110,7 @@ class Link:
         try:
             self.sock.sendmsg(
                 [json.dumps(request).encode()],
-                [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [stdin]))],
+                [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [stdin, *extra]))],
             )
         finally:
             os.close(stdin)
@@ -504,3 +512,45 @@ def test_an_agent_that_left_no_descendant_is_reported_done_with_its_output(tmp_p
     link.send({"op": "ack", "ids": ["silent", "talker"]})
     link.close()
     assert link.gone() == 0
+
+
+# A start that carries the journal: the executor writes a pass's claims and leaves
+# the fdatasync to the supervisor, made before it starts the agent (issue 15).  A
+# descriptor that cannot be fdatasynced (a pipe) proves the order: the start is
+# refused and the agent never runs.
+
+
+def test_the_journal_is_fdatasynced_before_the_spawn_or_nothing_starts(tmp_path, supervisor):
+    link = supervisor()
+    marker = tmp_path / "ran"
+    read_end, write_end = os.pipe()
+    try:
+        refused = link.start("w1", ["touch", str(marker)], extra=(read_end,), sync=1)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert refused["op"] == "refused" and "the journal (fdatasync)" in refused["error"]
+    journal = os.open(tmp_path / "journal", os.O_RDWR | os.O_CREAT)
+    try:
+        os.write(journal, b'{"id":"A-001"}\n')
+        started = link.start("w2", ["touch", str(marker)], extra=(journal,), sync=1)
+    finally:
+        os.close(journal)
+    assert started["op"] == "started"
+    assert link.receive()["op"] == "exit"
+    assert marker.exists()  # the second one ran; the refused one could not have made it
+    link.close()
+    assert link.gone() == 0
+
+
+def test_a_start_carries_the_acks_of_earlier_exits(tmp_path, supervisor):
+    link = supervisor()
+    assert link.start("w1", ["true"])["op"] == "started"
+    ended = link.receive()
+    assert (ended["op"], ended["id"], ended["code"]) == ("exit", "w1", 0)
+    assert link.start("w2", ["true"], ack=["w1"])["op"] == "started"
+    assert link.receive()["id"] == "w2"
+    link.send({"op": "ack", "ids": ["w2"]})
+    link.close()  # orphaned: an unacked exit would be written to the inbox now
+    assert link.gone() == 0
+    assert list(link.inbox.iterdir()) == []  # w1 was acked by w2's start

@@ -51,7 +51,7 @@ from typing import Any
 from teamexec.core import jsontext
 from teamexec.core.model import TASK_ID_RE, Issue, Task, iso
 from teamexec.core.replay import replay_due, replay_plan
-from teamexec.storage import safeopen
+from teamexec.storage import libc, safeopen
 from teamexec.storage.atomic import fsync_dir
 from teamexec.storage.paths import SessionPaths
 from teamexec.storage.store import TaskStore
@@ -181,20 +181,9 @@ def generation(path: Path, *, root: Path | None = None) -> tuple[int, bytes]:
         os.close(fd)
 
 
-_libc: Any = None
-
-
 def _syncfs(fd: int) -> bool:
     """syncfs(2) through libc; False where it is not available."""
-    global _libc
-    if _libc is None:
-        # the symbols already loaded into this process (libc among them): unlike
-        # ctypes.util.find_library, no `ldconfig -p` child process at every run's end
-        try:
-            _libc = ctypes.CDLL(None, use_errno=True)
-        except OSError:
-            _libc = False
-    function = getattr(_libc, "syncfs", None) if _libc else None
+    function = libc.function("syncfs")
     if function is None:
         return False
     if function(fd) != 0:

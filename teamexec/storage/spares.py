@@ -51,6 +51,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from teamexec.storage import libc
+
 RENAME_EXCHANGE = 2  # linux/fs.h
 AT_FDCWD = -100
 TRIES = 4  # spares tried per take before a new one is made: readers hold the rest
@@ -74,18 +76,9 @@ class Taken:
     first: bool = False  # the target did not exist: renamed into place, not swapped
 
 
-_libc: Any = None
-
-
 def _renameat2() -> Any:
     """libc's renameat2 (glibc >= 2.28), or None."""
-    global _libc
-    if _libc is None:
-        try:
-            _libc = ctypes.CDLL(None, use_errno=True)
-        except OSError:
-            _libc = False
-    return getattr(_libc, "renameat2", None) if _libc else None
+    return libc.function("renameat2")
 
 
 def exchange(src_dir_fd: int, src: str, dst: str) -> None:
