@@ -419,18 +419,20 @@ class Supervisor:
         return fd
 
     # -------------------------------------------------------------- output
-    def _pump(self, output: Output) -> None:
-        """One bounded read of an agent's pipe into its log; EOF closes both."""
+    def _pump(self, output: Output, size: int = CHUNK) -> int:
+        """One read of at most ``size`` bytes of an agent's pipe into its log; EOF
+        closes both.  How many bytes came: 0 at EOF or when none are there now."""
         try:
-            data = os.read(output.fd, CHUNK)
+            data = os.read(output.fd, size)
         except BlockingIOError:
-            return
+            return 0
         except OSError:
             data = b""
         if data:
             self._write(output, data)
         else:
             self._close_output(output)
+        return len(data)
 
     def _drain(self, output: Output) -> None:
         """What the pipe holds now, into the log: everything the agent wrote before it
@@ -444,22 +446,14 @@ class Supervisor:
         except OSError:
             return
         left = count[0]
-        while True:
-            try:  # past what FIONREAD counted: one more read, which meets the EOF of an
-                # agent that left no descendant (a silent one at once), or a grandchild's
-                # newer bytes (then it is pumped on, and the exit says so)
-                data = os.read(output.fd, min(left, CHUNK) if left > 0 else CHUNK)
-            except BlockingIOError:
+        # past what FIONREAD counted, one more read: it meets the EOF of an agent
+        # that left no descendant (a silent one at once), or a grandchild's newer
+        # bytes (then it is pumped on, and the exit says so)
+        while output.fd >= 0:
+            got = self._pump(output, min(left, CHUNK) if left > 0 else CHUNK)
+            if not got or left <= 0:
                 return
-            except OSError:
-                data = b""
-            if not data:
-                self._close_output(output)
-                return
-            self._write(output, data)
-            if left <= 0:
-                return
-            left -= len(data)
+            left -= got
 
     def _write(self, output: Output, data: bytes) -> None:
         """Append to the log, created at the first bytes; a refusal is said once."""
