@@ -125,13 +125,7 @@ def install(staged: Staged, path: Path) -> None:
     try:
         taken.pool.install(taken, path)
     except Unsupported:
-        temporary = _temporary(path, taken.data, durable=False)
-        try:
-            os.replace(temporary, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
-            raise
+        atomic_write(path, taken.data, durable=False)  # through a temporary file
 
 
 def discard(staged: Staged) -> None:
